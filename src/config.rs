@@ -1,0 +1,269 @@
+//! Settings: `config/default.yaml` (compiled in) → optional file → `REPORTGATE__*` env,
+//! then validated as a whole so that every problem is reported at once, with its key.
+use crate::secret::Secret;
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+const DEFAULTS: &str = include_str!("../config/default.yaml");
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Settings {
+    pub server: ServerSettings,
+    pub tenant: TenantSettings,
+    pub log: LogSettings,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ServerSettings {
+    pub listen: String,
+    pub max_body_bytes: usize,
+    pub workers: usize,
+    #[serde(with = "humantime_serde")]
+    pub shutdown_timeout: Duration,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TenantSettings {
+    pub base_url: String,
+    pub client_id: String,
+    pub client_secret: Option<Secret>,
+    pub client_secret_file: Option<PathBuf>,
+    pub ca_bundle: Option<PathBuf>,
+    #[serde(with = "humantime_serde")]
+    pub connect_timeout: Duration,
+    #[serde(with = "humantime_serde")]
+    pub request_timeout: Duration,
+    #[serde(with = "humantime_serde")]
+    pub download_timeout: Duration,
+    #[serde(with = "humantime_serde")]
+    pub token_timeout: Duration,
+    #[serde(with = "humantime_serde")]
+    pub token_refresh_margin: Duration,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LogSettings {
+    pub format: LogFormat,
+    pub level: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Json,
+    Pretty,
+}
+
+/// One thing wrong with the configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    pub key: String,
+    pub message: String,
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.key, self.message)
+    }
+}
+
+fn problem(key: &str, message: impl Into<String>) -> Problem {
+    Problem {
+        key: key.into(),
+        message: message.into(),
+    }
+}
+
+impl Settings {
+    /// The compiled-in defaults alone (not valid until a tenant is configured).
+    pub fn defaults() -> Self {
+        Self::load(None, &HashMap::new()).unwrap_or_else(|p| panic!("default.yaml is broken: {p:?}"))
+    }
+
+    /// Loads the layers. `env` is passed in (not read here) so that tests never touch the
+    /// process environment.
+    pub fn load(file: Option<&Path>, env: &HashMap<String, String>) -> Result<Self, Vec<Problem>> {
+        let mut builder = config::Config::builder()
+            .add_source(config::File::from_str(DEFAULTS, config::FileFormat::Yaml));
+        if let Some(path) = file {
+            if !path.exists() {
+                return Err(vec![problem("--config", format!("{} does not exist", path.display()))]);
+            }
+            builder = builder.add_source(config::File::from(path).required(true));
+        }
+        let env: HashMap<String, String> = env
+            .iter()
+            .filter(|(k, _)| k.starts_with("REPORTGATE__"))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        builder = builder.add_source(
+            config::Environment::with_prefix("REPORTGATE")
+                .prefix_separator("__")
+                .separator("__")
+                .source(Some(env)),
+        );
+        let raw = builder.build().map_err(|e| vec![problem("config", e.to_string())])?;
+        let mut settings: Settings = raw.try_deserialize().map_err(|e| {
+            let msg = e.to_string();
+            // config's messages end with `for key "a.b"`: lift the key out.
+            let key = msg
+                .rsplit_once("for key `")
+                .or_else(|| msg.rsplit_once("for key \""))
+                .map(|(_, k)| k.trim_end_matches(['`', '"']).to_owned())
+                .unwrap_or_else(|| "config".into());
+            vec![problem(&key, msg)]
+        })?;
+        settings.tenant.base_url = settings.tenant.base_url.trim_end_matches('/').to_owned();
+        settings.read_secret_files()?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    fn read_secret_files(&mut self) -> Result<(), Vec<Problem>> {
+        if let Some(path) = &self.tenant.client_secret_file {
+            let value = std::fs::read_to_string(path).map_err(|e| {
+                vec![problem(
+                    "tenant.client_secret_file",
+                    format!("cannot read {}: {e}", path.display()),
+                )]
+            })?;
+            self.tenant.client_secret = Some(Secret::new(value.trim_end_matches(['\r', '\n']).to_owned()));
+        }
+        Ok(())
+    }
+
+    /// Checks the whole tree, reporting every problem.
+    pub fn validate(&self) -> Result<(), Vec<Problem>> {
+        let mut problems = Vec::new();
+        if self.server.listen.parse::<SocketAddr>().is_err() {
+            problems.push(problem("server.listen", "must be an address like 0.0.0.0:8080"));
+        }
+        if self.server.max_body_bytes == 0 {
+            problems.push(problem("server.max_body_bytes", "must be greater than 0"));
+        }
+        let t = &self.tenant;
+        match url::Url::parse(&t.base_url) {
+            Err(_) if t.base_url.is_empty() => {
+                problems.push(problem("tenant.base_url", "is required (e.g. https://acme.api.identitynow.com)"))
+            }
+            Err(e) => problems.push(problem("tenant.base_url", format!("is not a URL: {e}"))),
+            Ok(u) if !matches!(u.scheme(), "http" | "https") => {
+                problems.push(problem("tenant.base_url", "must be http:// or https://"))
+            }
+            Ok(u) if u.host().is_none() => problems.push(problem("tenant.base_url", "has no host")),
+            Ok(u) if u.query().is_some() || u.fragment().is_some() => {
+                problems.push(problem("tenant.base_url", "must not have a query or fragment"))
+            }
+            Ok(u) if u.path().ends_with("/v3") => problems.push(problem(
+                "tenant.base_url",
+                "must be the tenant origin without /v3 (reportgate adds the version)",
+            )),
+            Ok(_) => {}
+        }
+        if t.client_id.trim().is_empty() {
+            problems.push(problem("tenant.client_id", "is required"));
+        }
+        match &t.client_secret {
+            None => problems.push(problem(
+                "tenant.client_secret",
+                "is required (set REPORTGATE__TENANT__CLIENT_SECRET or tenant.client_secret_file)",
+            )),
+            Some(s) if s.expose().is_empty() => {
+                problems.push(problem("tenant.client_secret", "must not be empty"))
+            }
+            Some(_) => {}
+        }
+        if let Some(path) = &t.ca_bundle {
+            if let Err(e) = crate::upstream::tls::read_ca_bundle(path) {
+                problems.push(problem("tenant.ca_bundle", e));
+            }
+        }
+        for (key, d) in [
+            ("tenant.connect_timeout", t.connect_timeout),
+            ("tenant.request_timeout", t.request_timeout),
+            ("tenant.download_timeout", t.download_timeout),
+            ("tenant.token_timeout", t.token_timeout),
+        ] {
+            if d.is_zero() {
+                problems.push(problem(key, "must be greater than 0"));
+            }
+        }
+        if let Err(e) = tracing_subscriber::EnvFilter::try_new(&self.log.level) {
+            problems.push(problem("log.level", format!("is not a valid filter: {e}")));
+        }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(problems)
+        }
+    }
+
+    /// The effective configuration as YAML-ish JSON, secrets redacted.
+    pub fn redacted(&self) -> serde_json::Value {
+        serde_json::to_value(self).expect("settings serialize")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    fn valid() -> HashMap<String, String> {
+        env(&[
+            ("REPORTGATE__TENANT__BASE_URL", "https://acme.api.identitynow.com/"),
+            ("REPORTGATE__TENANT__CLIENT_ID", "abc"),
+            ("REPORTGATE__TENANT__CLIENT_SECRET", "s3cr3t-value"),
+        ])
+    }
+
+    #[test]
+    fn environment_overrides_the_defaults() {
+        let mut e = valid();
+        e.insert("REPORTGATE__TENANT__CONNECT_TIMEOUT".into(), "2s".into());
+        let s = Settings::load(None, &e).unwrap();
+        assert_eq!(s.tenant.base_url, "https://acme.api.identitynow.com");
+        assert_eq!(s.tenant.connect_timeout, Duration::from_secs(2));
+    }
+
+    #[test]
+    fn every_problem_is_reported_with_its_key() {
+        let e = env(&[
+            ("REPORTGATE__TENANT__BASE_URL", "ftp://x"),
+            ("REPORTGATE__TENANT__REQUEST_TIMEOUT", "0s"),
+        ]);
+        let keys: Vec<_> = Settings::load(None, &e).unwrap_err().into_iter().map(|p| p.key).collect();
+        for k in ["tenant.base_url", "tenant.client_id", "tenant.client_secret", "tenant.request_timeout"] {
+            assert!(keys.contains(&k.to_string()), "{k} missing from {keys:?}");
+        }
+    }
+
+    #[test]
+    fn the_secret_can_come_from_a_file_and_is_redacted() {
+        let dir = std::env::temp_dir().join(format!("rg-secret-{}", std::process::id()));
+        std::fs::write(&dir, "from-a-file\n").unwrap();
+        let mut e = valid();
+        e.remove("REPORTGATE__TENANT__CLIENT_SECRET");
+        e.insert("REPORTGATE__TENANT__CLIENT_SECRET_FILE".into(), dir.display().to_string());
+        let s = Settings::load(None, &e).unwrap();
+        assert_eq!(s.tenant.client_secret.as_ref().unwrap().expose(), "from-a-file");
+        let shown = format!("{} {:?}", s.redacted(), s);
+        assert!(!shown.contains("from-a-file"));
+        std::fs::remove_file(dir).ok();
+    }
+
+    #[test]
+    fn a_malformed_duration_names_its_key() {
+        let mut e = valid();
+        e.insert("REPORTGATE__TENANT__TOKEN_TIMEOUT".into(), "soon".into());
+        let p = Settings::load(None, &e).unwrap_err();
+        assert_eq!(p[0].key, "tenant.token_timeout", "{p:?}");
+    }
+}

@@ -1,0 +1,6 @@
+//! Parse-don't-validate types shared by the gateway and the simulator.
+pub mod report;
+pub mod report_id;
+
+pub use report::{validate_report, ReportType, Status, ValidationError};
+pub use report_id::ReportId;

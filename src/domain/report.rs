@@ -1,0 +1,322 @@
+//! Report types, their arguments as the upstream schema defines them, and the one
+//! lifecycle vocabulary the `/v1` API speaks.
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use std::fmt;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ReportType {
+    Accounts,
+    IdentitiesDetails,
+    Identities,
+    IdentityProfileIdentityError,
+    OrphanIdentities,
+    SearchExport,
+    UncorrelatedAccounts,
+}
+
+impl ReportType {
+    pub const ALL: [ReportType; 7] = [
+        Self::Accounts,
+        Self::IdentitiesDetails,
+        Self::Identities,
+        Self::IdentityProfileIdentityError,
+        Self::OrphanIdentities,
+        Self::SearchExport,
+        Self::UncorrelatedAccounts,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Accounts => "ACCOUNTS",
+            Self::IdentitiesDetails => "IDENTITIES_DETAILS",
+            Self::Identities => "IDENTITIES",
+            Self::IdentityProfileIdentityError => "IDENTITY_PROFILE_IDENTITY_ERROR",
+            Self::OrphanIdentities => "ORPHAN_IDENTITIES",
+            Self::SearchExport => "SEARCH_EXPORT",
+            Self::UncorrelatedAccounts => "UNCORRELATED_ACCOUNTS",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|t| t.as_str() == raw)
+    }
+
+    /// The task definition name upstream reports use for each type.
+    pub fn task_def_name(self) -> &'static str {
+        match self {
+            Self::Accounts => "Account Export",
+            Self::IdentitiesDetails => "Identities Details Report",
+            Self::Identities => "Identities Report",
+            Self::IdentityProfileIdentityError => "Identity Profile Identity Error Report",
+            Self::OrphanIdentities => "Orphan Identities Report",
+            Self::SearchExport => "Search Export",
+            Self::UncorrelatedAccounts => "Uncorrelated Accounts Report",
+        }
+    }
+}
+
+impl fmt::Display for ReportType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What is wrong with a report request, naming the offending field.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ValidationError {
+    pub field: String,
+    pub message: String,
+}
+
+impl fmt::Display for ValidationError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.field, self.message)
+    }
+}
+
+fn invalid(field: impl Into<String>, message: impl Into<String>) -> ValidationError {
+    ValidationError {
+        field: field.into(),
+        message: message.into(),
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Kind {
+    Str,
+    Bool,
+    Formats,
+    Indices,
+    StringArray,
+}
+
+struct Field {
+    name: &'static str,
+    kind: Kind,
+    required: bool,
+}
+
+const fn f(name: &'static str, kind: Kind, required: bool) -> Field {
+    Field {
+        name,
+        kind,
+        required,
+    }
+}
+
+const ACCOUNTS: &[Field] = &[f("application", Kind::Str, true), f("sourceName", Kind::Str, true)];
+const IDENTITIES_DETAILS: &[Field] = &[f("correlatedOnly", Kind::Bool, true)];
+const IDENTITIES: &[Field] = &[f("correlatedOnly", Kind::Bool, false)];
+const PROFILE_ERROR: &[Field] = &[f("authoritativeSource", Kind::Str, true)];
+const FORMATS_ONLY: &[Field] = &[f("selectedFormats", Kind::Formats, false)];
+const SEARCH_EXPORT: &[Field] = &[
+    f("indices", Kind::Indices, false),
+    f("query", Kind::Str, true),
+    f("columns", Kind::Str, false),
+    f("sort", Kind::StringArray, false),
+];
+
+/// The argument schemas of SPEC-V3 `schemas/reports/arguments/*.yaml`.
+fn schema(t: ReportType) -> &'static [Field] {
+    match t {
+        ReportType::Accounts => ACCOUNTS,
+        ReportType::IdentitiesDetails => IDENTITIES_DETAILS,
+        ReportType::Identities => IDENTITIES,
+        ReportType::IdentityProfileIdentityError => PROFILE_ERROR,
+        ReportType::OrphanIdentities | ReportType::UncorrelatedAccounts => FORMATS_ONLY,
+        ReportType::SearchExport => SEARCH_EXPORT,
+    }
+}
+
+const INDICES: [&str; 7] = [
+    "accessprofiles",
+    "accountactivities",
+    "entitlements",
+    "events",
+    "identities",
+    "roles",
+    "*",
+];
+
+fn check_kind(name: &str, kind: Kind, v: &Value) -> Result<(), ValidationError> {
+    let path = format!("arguments.{name}");
+    let string_items = |allowed: Option<&[&str]>| -> Result<(), ValidationError> {
+        let items = v
+            .as_array()
+            .ok_or_else(|| invalid(&path, "must be an array"))?;
+        for (i, item) in items.iter().enumerate() {
+            let s = item
+                .as_str()
+                .ok_or_else(|| invalid(format!("{path}[{i}]"), "must be a string"))?;
+            if let Some(allowed) = allowed {
+                if !allowed.contains(&s) {
+                    return Err(invalid(
+                        format!("{path}[{i}]"),
+                        format!("must be one of {}", allowed.join(", ")),
+                    ));
+                }
+            }
+        }
+        Ok(())
+    };
+    match kind {
+        Kind::Str => match v.as_str() {
+            Some(s) if !s.trim().is_empty() => Ok(()),
+            Some(_) => Err(invalid(path, "must not be empty")),
+            None => Err(invalid(path, "must be a string")),
+        },
+        Kind::Bool => v
+            .is_boolean()
+            .then_some(())
+            .ok_or_else(|| invalid(path, "must be a boolean")),
+        Kind::Formats => string_items(Some(&["CSV", "PDF"])),
+        Kind::Indices => string_items(Some(&INDICES)),
+        Kind::StringArray => string_items(None),
+    }
+}
+
+/// Validates a report request as the upstream schema requires.
+///
+/// `strict` also rejects argument fields the schema does not know, which catches typos
+/// such as `sourcename` before they turn into a silently wrong export. The simulator is
+/// lenient, as the upstream schema does not forbid additional properties.
+pub fn validate_report(
+    report_type: Option<&Value>,
+    arguments: Option<&Value>,
+    strict: bool,
+) -> Result<ReportType, ValidationError> {
+    let raw = match report_type {
+        None | Some(Value::Null) => return Err(invalid("type", "is required")),
+        Some(Value::String(s)) => s,
+        Some(_) => return Err(invalid("type", "must be a string")),
+    };
+    let t = ReportType::parse(raw).ok_or_else(|| {
+        let names: Vec<_> = ReportType::ALL.iter().map(|t| t.as_str()).collect();
+        invalid("type", format!("must be one of {}", names.join(", ")))
+    })?;
+    let empty = Map::new();
+    let args = match arguments {
+        None | Some(Value::Null) => &empty,
+        Some(Value::Object(m)) => m,
+        Some(_) => return Err(invalid("arguments", "must be an object")),
+    };
+    let fields = schema(t);
+    for field in fields {
+        match args.get(field.name) {
+            None | Some(Value::Null) if field.required => {
+                return Err(invalid(
+                    format!("arguments.{}", field.name),
+                    format!("is required for {t}"),
+                ))
+            }
+            None | Some(Value::Null) => {}
+            Some(v) => check_kind(field.name, field.kind, v)?,
+        }
+    }
+    if strict {
+        if let Some(unknown) = args.keys().find(|k| fields.iter().all(|f| f.name != *k)) {
+            let known: Vec<_> = fields.iter().map(|f| f.name).collect();
+            return Err(invalid(
+                format!("arguments.{unknown}"),
+                format!("is not an argument of {t} (known: {})", known.join(", ")),
+            ));
+        }
+    }
+    Ok(t)
+}
+
+/// The gateway's lifecycle vocabulary.
+///
+/// Upstream speaks two: `ReportResults.status` (`SUCCESS, FAILURE, WARNING, TERMINATED`,
+/// absent while running) and `TaskResultDetails.completionStatus` (`SUCCESS, WARNING, ERROR,
+/// TERMINATED, TEMP_ERROR`, null until done). See [`Status::from_upstream`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Status {
+    Pending,
+    Running,
+    Success,
+    Warning,
+    Failed,
+    Cancelled,
+}
+
+impl Status {
+    /// Maps an upstream status (either vocabulary, any case) to ours. `None` (no status
+    /// yet) means the report is running. Unknown values are treated as still running
+    /// rather than failing the caller's poll.
+    pub fn from_upstream(raw: Option<&str>) -> Self {
+        match raw.map(|s| s.to_ascii_uppercase()) {
+            None => Self::Running,
+            Some(s) => match s.as_str() {
+                "SUCCESS" => Self::Success,
+                "WARNING" => Self::Warning,
+                "FAILURE" | "ERROR" | "TEMP_ERROR" | "TEMPERROR" => Self::Failed,
+                "TERMINATED" => Self::Cancelled,
+                _ => Self::Running,
+            },
+        }
+    }
+
+    pub fn is_terminal(self) -> bool {
+        !matches!(self, Self::Pending | Self::Running)
+    }
+
+    /// Whether files can be downloaded in this state.
+    pub fn has_files(self) -> bool {
+        matches!(self, Self::Success | Self::Warning)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn check(t: &str, args: Value) -> Result<ReportType, ValidationError> {
+        validate_report(Some(&json!(t)), Some(&args), true)
+    }
+
+    #[test]
+    fn every_type_accepts_its_documented_arguments() {
+        let ok = [
+            ("ACCOUNTS", json!({"application": "2c9180", "sourceName": "Active Directory"})),
+            ("IDENTITIES_DETAILS", json!({"correlatedOnly": true})),
+            ("IDENTITIES", json!({})),
+            ("IDENTITY_PROFILE_IDENTITY_ERROR", json!({"authoritativeSource": "1234"})),
+            ("ORPHAN_IDENTITIES", json!({"selectedFormats": ["CSV"]})),
+            ("UNCORRELATED_ACCOUNTS", json!({})),
+            ("SEARCH_EXPORT", json!({"query": "name:a*", "indices": ["identities"], "sort": ["-name"]})),
+        ];
+        for (t, args) in ok {
+            assert!(check(t, args).is_ok(), "{t}");
+        }
+    }
+
+    #[test]
+    fn errors_name_the_offending_field() {
+        let cases = [
+            ("ACCOUNTS", json!({"application": "x"}), "arguments.sourceName"),
+            ("IDENTITIES_DETAILS", json!({}), "arguments.correlatedOnly"),
+            ("IDENTITIES", json!({"correlatedOnly": "yes"}), "arguments.correlatedOnly"),
+            ("ORPHAN_IDENTITIES", json!({"selectedFormats": ["XLS"]}), "arguments.selectedFormats[0]"),
+            ("SEARCH_EXPORT", json!({"query": "a", "indices": ["users"]}), "arguments.indices[0]"),
+            ("SEARCH_EXPORT", json!({"query": "a", "filters": "x"}), "arguments.filters"),
+            ("NOPE", json!({}), "type"),
+        ];
+        for (t, args, field) in cases {
+            assert_eq!(check(t, args).unwrap_err().field, field);
+        }
+    }
+
+    #[test]
+    fn upstream_statuses_map_to_one_vocabulary() {
+        assert_eq!(Status::from_upstream(None), Status::Running);
+        assert_eq!(Status::from_upstream(Some("Success")), Status::Success);
+        assert_eq!(Status::from_upstream(Some("FAILURE")), Status::Failed);
+        assert_eq!(Status::from_upstream(Some("TEMP_ERROR")), Status::Failed);
+        assert_eq!(Status::from_upstream(Some("TERMINATED")), Status::Cancelled);
+    }
+}

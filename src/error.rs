@@ -1,0 +1,202 @@
+//! One error type for the gateway, grouped by who failed, and its JSON body:
+//! `{"error": "<stable_code>", "message": "...", "requestId": "..."}`.
+use crate::request_id;
+use actix_web::http::{header, StatusCode};
+use actix_web::{HttpResponse, ResponseError};
+use bytes::Bytes;
+use serde_json::json;
+
+/// What went wrong talking to IdentityNow, before it is turned into a caller's answer.
+#[derive(Debug, thiserror::Error)]
+pub enum UpstreamError {
+    #[error("upstream unreachable: {0}")]
+    Unreachable(String),
+    #[error("upstream timed out: {0}")]
+    Timeout(String),
+    #[error("upstream token could not be obtained: {0}")]
+    Auth(String),
+    #[error("upstream answered {status}")]
+    Status {
+        status: StatusCode,
+        body: Bytes,
+        retry_after: Option<String>,
+    },
+    #[error("upstream response is not usable: {0}")]
+    BadResponse(String),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum GatewayError {
+    /// 400: the caller sent something invalid.
+    #[error("{message}")]
+    BadRequest { code: &'static str, message: String },
+    /// 404
+    #[error("{message}")]
+    NotFound { code: &'static str, message: String },
+    /// 405 with `Allow`.
+    #[error("method not allowed")]
+    MethodNotAllowed { allow: &'static str },
+    /// 409: the report exists but is not in a state for this.
+    #[error("{message}")]
+    Conflict { code: &'static str, message: String },
+    /// 413
+    #[error("request body is larger than {limit} bytes")]
+    PayloadTooLarge { limit: usize },
+    /// 429, passing on the upstream's `Retry-After`.
+    #[error("the IdentityNow rate limit was reached")]
+    UpstreamRateLimited { retry_after: Option<String> },
+    #[error(transparent)]
+    Upstream(#[from] UpstreamError),
+    /// 500: our bug.
+    #[error("internal error")]
+    Internal(#[source] anyhow::Error),
+}
+
+impl GatewayError {
+    pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
+        Self::BadRequest { code, message: message.into() }
+    }
+
+    pub fn report_not_found() -> Self {
+        Self::NotFound {
+            code: "report_not_found",
+            message: "no such report".into(),
+        }
+    }
+
+    /// The stable code and the caller-facing message. 5xx messages never carry upstream
+    /// bodies or internals.
+    pub fn code_and_message(&self) -> (&'static str, String) {
+        match self {
+            Self::BadRequest { code, message }
+            | Self::NotFound { code, message }
+            | Self::Conflict { code, message } => (code, message.clone()),
+            Self::MethodNotAllowed { allow } => {
+                ("method_not_allowed", format!("this resource allows {allow}"))
+            }
+            Self::PayloadTooLarge { .. } => ("payload_too_large", self.to_string()),
+            Self::UpstreamRateLimited { .. } => ("upstream_rate_limited", self.to_string()),
+            Self::Upstream(e) => match e {
+                UpstreamError::Unreachable(_) => ("upstream_unreachable", "IdentityNow could not be reached".into()),
+                UpstreamError::Timeout(_) => ("upstream_timeout", "IdentityNow did not answer in time".into()),
+                UpstreamError::Auth(_) => ("upstream_auth_failed", "the gateway could not authenticate to IdentityNow".into()),
+                UpstreamError::BadResponse(_) => ("upstream_bad_response", "IdentityNow sent a response the gateway cannot use".into()),
+                UpstreamError::Status { status, body, .. } => match status.as_u16() {
+                    400 => ("upstream_rejected", format!("IdentityNow rejected the request: {}", upstream_text(body))),
+                    401 => ("upstream_auth_failed", "IdentityNow refused the gateway's credentials".into()),
+                    403 => ("upstream_forbidden", "the gateway's API client is not allowed to do this in IdentityNow".into()),
+                    404 => ("report_not_found", "no such report".into()),
+                    _ => ("upstream_error", format!("IdentityNow answered {}", status.as_u16())),
+                },
+            },
+            Self::Internal(_) => ("internal_error", "internal error".into()),
+        }
+    }
+}
+
+/// The human text of an upstream error body (`messages[0].text`), for 4xx only; capped and
+/// stripped of markup so nothing odd is echoed.
+pub fn upstream_text(body: &[u8]) -> String {
+    let v: serde_json::Value = serde_json::from_slice(body).unwrap_or_default();
+    let text = v["messages"][0]["text"]
+        .as_str()
+        .or_else(|| v["message"].as_str())
+        .or_else(|| v["error"].as_str())
+        .unwrap_or("no details");
+    let mut out = String::new();
+    let mut in_tag = false;
+    for c in text.chars() {
+        match c {
+            '<' => in_tag = true,
+            '>' => in_tag = false,
+            c if !in_tag && !c.is_control() => out.push(c),
+            _ => {}
+        }
+    }
+    out.trim().chars().take(200).collect()
+}
+
+impl ResponseError for GatewayError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            Self::BadRequest { .. } => StatusCode::BAD_REQUEST,
+            Self::NotFound { .. } => StatusCode::NOT_FOUND,
+            Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
+            Self::Conflict { .. } => StatusCode::CONFLICT,
+            Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::UpstreamRateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::Upstream(e) => match e {
+                UpstreamError::Timeout(_) => StatusCode::GATEWAY_TIMEOUT,
+                UpstreamError::Auth(_) => StatusCode::SERVICE_UNAVAILABLE,
+                UpstreamError::Status { status, .. } => match status.as_u16() {
+                    400 => StatusCode::BAD_REQUEST,
+                    401 => StatusCode::SERVICE_UNAVAILABLE,
+                    404 => StatusCode::NOT_FOUND,
+                    _ => StatusCode::BAD_GATEWAY,
+                },
+                _ => StatusCode::BAD_GATEWAY,
+            },
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let (code, message) = self.code_and_message();
+        let mut resp = HttpResponse::build(self.status_code());
+        add_headers(self, &mut resp);
+        resp.json(json!({
+            "error": code,
+            "message": message,
+            "requestId": request_id::current(),
+        }))
+    }
+}
+
+/// Headers some errors carry whatever the body shape.
+pub fn add_headers(err: &GatewayError, resp: &mut actix_web::HttpResponseBuilder) {
+    match err {
+        GatewayError::MethodNotAllowed { allow } => {
+            resp.insert_header((header::ALLOW, *allow));
+        }
+        GatewayError::UpstreamRateLimited { retry_after } => {
+            resp.insert_header((header::RETRY_AFTER, retry_after.as_deref().unwrap_or("10")));
+        }
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn status(e: GatewayError) -> u16 {
+        e.status_code().as_u16()
+    }
+
+    fn up(code: u16) -> GatewayError {
+        GatewayError::Upstream(UpstreamError::Status {
+            status: StatusCode::from_u16(code).unwrap(),
+            body: Bytes::new(),
+            retry_after: None,
+        })
+    }
+
+    #[test]
+    fn errors_map_to_statuses_by_who_failed() {
+        assert_eq!(status(up(500)), 502);
+        assert_eq!(status(up(503)), 502);
+        assert_eq!(status(up(404)), 404);
+        assert_eq!(status(up(401)), 503);
+        assert_eq!(status(UpstreamError::Timeout("x".into()).into()), 504);
+        assert_eq!(status(UpstreamError::Unreachable("x".into()).into()), 502);
+        assert_eq!(status(UpstreamError::Auth("x".into()).into()), 503);
+        assert_eq!(status(GatewayError::Internal(anyhow::anyhow!("bug"))), 500);
+        assert_eq!(status(GatewayError::bad_request("invalid_json", "x")), 400);
+    }
+
+    #[test]
+    fn upstream_text_strips_markup_and_control_characters() {
+        let body = br#"{"messages":[{"text":"<h1>File Not Found - 404 Error</h1> gone\r\n"}]}"#;
+        assert_eq!(upstream_text(body), "File Not Found - 404 Error gone");
+    }
+}

@@ -1,0 +1,11 @@
+//! reportgate: one internal front door for the IdentityNow Reports Data Extraction API.
+#![forbid(unsafe_code)]
+
+pub mod clock;
+pub mod config;
+pub mod domain;
+pub mod error;
+pub mod request_id;
+pub mod secret;
+pub mod simulator;
+pub mod upstream;

@@ -1,0 +1,174 @@
+//! A faithful stand-in for the IdentityNow tenant (see `shared/identitynow-api.md`):
+//! token endpoint, the four report operations on both path families, the sliding rate
+//! limit, expiring tokens, and fault injection. Serves tests, benchmarks and the sandbox.
+mod files;
+mod routes;
+mod state;
+
+pub use files::{csv_len, rows_for_size, ROW_BYTES};
+pub use state::{CounterSnapshot, FaultAction, FaultRule, Op, Outcome, SimConfig, SimState};
+
+use actix_web::{dev::ServerHandle, web, App, HttpServer};
+use std::net::{SocketAddr, TcpListener};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Builds a simulator: `Simulator::builder().report_duration(..).start()`.
+#[derive(Default)]
+pub struct SimulatorBuilder {
+    config: SimConfig,
+    tls: Option<rustls::ServerConfig>,
+    listen: Option<SocketAddr>,
+    workers: Option<usize>,
+}
+
+pub struct Simulator;
+
+impl Simulator {
+    pub fn builder() -> SimulatorBuilder {
+        SimulatorBuilder::default()
+    }
+}
+
+impl SimulatorBuilder {
+    pub fn config(mut self, config: SimConfig) -> Self {
+        self.config = config;
+        self
+    }
+    pub fn credentials(mut self, id: &str, secret: &str) -> Self {
+        self.config.client_id = id.into();
+        self.config.client_secret = secret.into();
+        self
+    }
+    pub fn token_ttl(mut self, ttl: Duration) -> Self {
+        self.config.token_ttl = ttl;
+        self
+    }
+    pub fn report_duration(mut self, d: Duration) -> Self {
+        self.config.report_duration = d;
+        self
+    }
+    pub fn csv_rows(mut self, rows: u64) -> Self {
+        self.config.csv_rows = rows;
+        self
+    }
+    /// Requests per window per client id; 0 lifts the limit.
+    pub fn rate_limit(mut self, limit: u32, window: Duration) -> Self {
+        self.config.rate_limit = limit;
+        self.config.rate_window = window;
+        self
+    }
+    /// Serve HTTPS with this server configuration.
+    pub fn tls(mut self, tls: rustls::ServerConfig) -> Self {
+        self.tls = Some(tls);
+        self
+    }
+    /// Listen here instead of a free loopback port.
+    pub fn listen(mut self, addr: SocketAddr) -> Self {
+        self.listen = Some(addr);
+        self
+    }
+    pub fn workers(mut self, n: usize) -> Self {
+        self.workers = Some(n);
+        self
+    }
+
+    /// Binds and starts serving on the current actix/tokio runtime.
+    pub fn start(self) -> std::io::Result<SimulatorHandle> {
+        let listener = TcpListener::bind(self.listen.unwrap_or(([127, 0, 0, 1], 0).into()))?;
+        let addr = listener.local_addr()?;
+        let state = Arc::new(SimState::new(self.config));
+        let data = web::Data::new(state.clone());
+        let server = HttpServer::new(move || {
+            App::new()
+                .app_data(data.clone())
+                .app_data(web::PayloadConfig::new(1 << 20))
+                .configure(routes::configure)
+        })
+        .workers(self.workers.unwrap_or(2))
+        .disable_signals()
+        .shutdown_timeout(1);
+        let tls = self.tls.is_some();
+        let server = match self.tls {
+            Some(cfg) => server.listen_rustls_0_23(listener, cfg)?,
+            None => server.listen(listener)?,
+        }
+        .run();
+        let handle = server.handle();
+        actix_rt::spawn(server);
+        Ok(SimulatorHandle {
+            addr,
+            tls,
+            state,
+            server: handle,
+        })
+    }
+}
+
+/// A running simulator: its address, counters and fault controls.
+#[derive(Clone)]
+pub struct SimulatorHandle {
+    addr: SocketAddr,
+    tls: bool,
+    state: Arc<SimState>,
+    server: ServerHandle,
+}
+
+impl SimulatorHandle {
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The tenant base URL (`http://127.0.0.1:PORT`), as `tenant.base_url` expects it.
+    pub fn base_url(&self) -> String {
+        let scheme = if self.tls { "https" } else { "http" };
+        let host = if self.tls { "localhost".to_string() } else { self.addr.ip().to_string() };
+        format!("{scheme}://{host}:{}", self.addr.port())
+    }
+
+    pub fn config(&self) -> &SimConfig {
+        &self.state.config
+    }
+
+    pub fn counters(&self) -> CounterSnapshot {
+        self.state.counters.snapshot()
+    }
+
+    pub fn inject(&self, rule: FaultRule) {
+        self.state.add_fault(rule);
+    }
+
+    /// Shorthand: the next `times` requests of `op` get `action`.
+    pub fn fail_next(&self, op: Op, action: FaultAction, times: u32) {
+        self.inject(FaultRule {
+            op: Some(op),
+            action,
+            times: Some(times),
+            probability: None,
+        });
+    }
+
+    pub fn clear_faults(&self) {
+        self.state.clear_faults();
+    }
+
+    /// Revokes every token issued so far (the next API call with one gets 401).
+    pub fn revoke_tokens(&self) {
+        self.state.revoke_tokens();
+    }
+
+    /// Moves the simulator's clock forward (reports progress, tokens expire).
+    pub fn advance(&self, by: Duration) {
+        self.state.advance(by);
+    }
+
+    /// The outcome of reports started from now on.
+    pub fn set_outcome(&self, outcome: Outcome) {
+        *self.state.next_outcome.lock().unwrap() = outcome;
+    }
+
+    /// Stops listening: later connections are refused.
+    pub async fn stop(&self) {
+        self.server.stop(false).await;
+    }
+}

@@ -1,0 +1,307 @@
+//! The simulator's memory: reports and their lifecycle, issued tokens, the sliding
+//! rate limit, injected faults and counters.
+use crate::domain::ReportType;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// How the simulated tenant behaves. Defaults follow the shared API notes.
+#[derive(Debug, Clone)]
+pub struct SimConfig {
+    pub client_id: String,
+    pub client_secret: String,
+    /// `expires_in` of issued tokens.
+    pub token_ttl: Duration,
+    /// How long a report runs before it finishes.
+    pub report_duration: Duration,
+    /// Rows in every generated CSV (each row is [`super::files::ROW_BYTES`] bytes).
+    pub csv_rows: u64,
+    /// Requests allowed per `rate_window` per client id (0 lifts the limit).
+    pub rate_limit: u32,
+    pub rate_window: Duration,
+    pub org: String,
+}
+
+impl Default for SimConfig {
+    fn default() -> Self {
+        Self {
+            client_id: "sim-client".into(),
+            client_secret: "sim-secret".into(),
+            token_ttl: Duration::from_secs(749),
+            report_duration: Duration::from_secs(3),
+            csv_rows: 193,
+            rate_limit: 100,
+            rate_window: Duration::from_secs(10),
+            org: "acme-sandbox".into(),
+        }
+    }
+}
+
+/// The upstream operations, as counted and as targeted by faults.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Op {
+    Token,
+    Run,
+    Result,
+    File,
+    Cancel,
+}
+
+/// What an injected fault does to a matching request.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum FaultAction {
+    /// Answer with this status and the upstream's error body for it.
+    Status { status: u16 },
+    /// Answer 429 with this `Retry-After` value (seconds or an HTTP-date).
+    RateLimited { retry_after: String },
+    /// Answer 200 with a body that is not JSON.
+    Malformed,
+    /// Answer 200 with JSON of the wrong shape.
+    WrongShape,
+    /// Never answer.
+    Hang,
+    /// Answer normally after this delay.
+    Delay { ms: u64 },
+}
+
+/// One injected fault: which operation, what happens, how often.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct FaultRule {
+    /// `None` matches every operation.
+    #[serde(default)]
+    pub op: Option<Op>,
+    #[serde(flatten)]
+    pub action: FaultAction,
+    /// How many requests it applies to; `None` means until cleared.
+    #[serde(default)]
+    pub times: Option<u32>,
+    /// Probability (0..=1) that a matching request is affected; default 1.
+    #[serde(default)]
+    pub probability: Option<f64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Outcome {
+    Success,
+    Warning,
+    Failure,
+}
+
+#[derive(Debug, Clone)]
+pub struct Report {
+    pub id: String,
+    pub report_type: ReportType,
+    pub arguments: Value,
+    pub launcher: String,
+    pub created: DateTime<Utc>,
+    pub started: Instant,
+    pub duration: Duration,
+    pub outcome: Outcome,
+    pub rows: u64,
+    pub formats: Vec<&'static str>,
+    pub cancelled: Option<Instant>,
+}
+
+/// Where a report is in its life at a given instant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    Running,
+    Done(Outcome),
+    Terminated,
+}
+
+impl Report {
+    pub fn phase(&self, now: Instant) -> Phase {
+        match self.cancelled {
+            Some(at) if at < self.started + self.duration => Phase::Terminated,
+            _ if now >= self.started + self.duration => Phase::Done(self.outcome),
+            _ => Phase::Running,
+        }
+    }
+
+    pub fn completed_at(&self) -> DateTime<Utc> {
+        let elapsed = match self.cancelled {
+            Some(at) if at < self.started + self.duration => at - self.started,
+            _ => self.duration,
+        };
+        self.created + chrono::Duration::from_std(elapsed).unwrap_or_default()
+    }
+
+    /// Types upstream runs one at a time (the spec does not list them; inference).
+    /// A second start with the same type and arguments while one runs returns it.
+    pub fn is_non_concurrent(&self) -> bool {
+        self.report_type != ReportType::SearchExport
+    }
+}
+
+/// Counters tests and the admin endpoint read.
+#[derive(Debug, Default)]
+pub struct Counters {
+    pub token_requests: AtomicU64,
+    pub token_grants: AtomicU64,
+    pub run: AtomicU64,
+    pub result: AtomicU64,
+    pub file: AtomicU64,
+    pub cancel: AtomicU64,
+    pub rate_limited: AtomicU64,
+    pub unauthorized: AtomicU64,
+}
+
+/// A point-in-time copy of [`Counters`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CounterSnapshot {
+    pub token_requests: u64,
+    pub token_grants: u64,
+    pub run: u64,
+    pub result: u64,
+    pub file: u64,
+    pub cancel: u64,
+    pub rate_limited: u64,
+    pub unauthorized: u64,
+}
+
+impl CounterSnapshot {
+    /// Report API calls (everything but the token endpoint).
+    pub fn api_calls(&self) -> u64 {
+        self.run + self.result + self.file + self.cancel
+    }
+}
+
+impl Counters {
+    pub fn bump(&self, op: Op) {
+        let c = match op {
+            Op::Token => &self.token_requests,
+            Op::Run => &self.run,
+            Op::Result => &self.result,
+            Op::File => &self.file,
+            Op::Cancel => &self.cancel,
+        };
+        c.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn snapshot(&self) -> CounterSnapshot {
+        let g = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        CounterSnapshot {
+            token_requests: g(&self.token_requests),
+            token_grants: g(&self.token_grants),
+            run: g(&self.run),
+            result: g(&self.result),
+            file: g(&self.file),
+            cancel: g(&self.cancel),
+            rate_limited: g(&self.rate_limited),
+            unauthorized: g(&self.unauthorized),
+        }
+    }
+}
+
+pub struct SimState {
+    pub config: SimConfig,
+    pub signing_key: Vec<u8>,
+    pub counters: Counters,
+    /// Added to the wall and monotonic clocks, so tests can move time forward.
+    clock_offset_ms: AtomicU64,
+    pub reports: Mutex<HashMap<String, Report>>,
+    /// Token ids that are currently valid; revoking clears it.
+    pub live_tokens: Mutex<HashSet<String>>,
+    rate_log: Mutex<HashMap<String, VecDeque<Instant>>>,
+    faults: Mutex<Vec<FaultRule>>,
+    /// Outcome given to reports started from now on.
+    pub next_outcome: Mutex<Outcome>,
+}
+
+impl SimState {
+    pub fn new(config: SimConfig) -> Self {
+        Self {
+            config,
+            signing_key: rand::random::<[u8; 32]>().to_vec(),
+            counters: Counters::default(),
+            clock_offset_ms: AtomicU64::new(0),
+            reports: Mutex::default(),
+            live_tokens: Mutex::default(),
+            rate_log: Mutex::default(),
+            faults: Mutex::default(),
+            next_outcome: Mutex::new(Outcome::Success),
+        }
+    }
+
+    fn offset(&self) -> Duration {
+        Duration::from_millis(self.clock_offset_ms.load(Ordering::Relaxed))
+    }
+
+    pub fn now(&self) -> Instant {
+        Instant::now() + self.offset()
+    }
+
+    pub fn utc_now(&self) -> DateTime<Utc> {
+        Utc::now() + chrono::Duration::from_std(self.offset()).unwrap_or_default()
+    }
+
+    pub fn advance(&self, by: Duration) {
+        self.clock_offset_ms
+            .fetch_add(by.as_millis() as u64, Ordering::Relaxed);
+    }
+
+    pub fn add_fault(&self, rule: FaultRule) {
+        self.faults.lock().unwrap().push(rule);
+    }
+
+    pub fn clear_faults(&self) {
+        self.faults.lock().unwrap().clear();
+    }
+
+    pub fn faults(&self) -> Vec<FaultRule> {
+        self.faults.lock().unwrap().clone()
+    }
+
+    /// The fault (if any) that applies to this request, consuming one use of it.
+    pub fn take_fault(&self, op: Op) -> Option<FaultAction> {
+        let mut faults = self.faults.lock().unwrap();
+        let idx = faults.iter().position(|f| {
+            f.op.is_none_or(|o| o == op)
+                && f.times != Some(0)
+                && f.probability.is_none_or(|p| rand::random::<f64>() < p)
+        })?;
+        let rule = &mut faults[idx];
+        if let Some(t) = rule.times.as_mut() {
+            *t -= 1;
+        }
+        let action = rule.action.clone();
+        if rule.times == Some(0) {
+            faults.remove(idx);
+        }
+        Some(action)
+    }
+
+    /// Sliding-log limit: `Err(retry_after_seconds)` when the client is over it.
+    pub fn admit(&self, client_id: &str) -> Result<(), u64> {
+        let limit = self.config.rate_limit as usize;
+        if limit == 0 {
+            return Ok(());
+        }
+        let window = self.config.rate_window;
+        let now = self.now();
+        let mut logs = self.rate_log.lock().unwrap();
+        let log = logs.entry(client_id.to_owned()).or_default();
+        while log.front().is_some_and(|t| now.duration_since(*t) >= window) {
+            log.pop_front();
+        }
+        if log.len() >= limit {
+            let oldest = *log.front().expect("log is full");
+            let wait = (oldest + window).saturating_duration_since(now);
+            return Err(wait.as_secs_f64().ceil().max(1.0) as u64);
+        }
+        log.push_back(now);
+        Ok(())
+    }
+
+    pub fn revoke_tokens(&self) {
+        self.live_tokens.lock().unwrap().clear();
+    }
+}

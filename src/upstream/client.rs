@@ -1,0 +1,246 @@
+//! The IdentityNow report client. One per worker (awc is `!Send`); all share one
+//! [`TokenProvider`].
+use super::models::{ReportResults, TaskResultDetails};
+use super::token::TokenProvider;
+use crate::config::TenantSettings;
+use crate::domain::ReportId;
+use crate::error::UpstreamError;
+use actix_web::http::{header, Method, StatusCode};
+use awc::error::{ConnectError, PayloadError, SendRequestError};
+use bytes::Bytes;
+use futures_util::{Stream, StreamExt};
+use serde::de::DeserializeOwned;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+const JSON_LIMIT: usize = 1 << 20;
+
+/// Everything the per-worker clients share, built once at start-up.
+#[derive(Clone)]
+pub struct Upstream {
+    pub tokens: Arc<TokenProvider>,
+    tls: Arc<rustls::ClientConfig>,
+    settings: TenantSettings,
+}
+
+impl Upstream {
+    pub fn new(settings: TenantSettings, clock: crate::clock::Clock) -> Result<Self, String> {
+        let tls = super::tls::client_config(settings.ca_bundle.as_deref())?;
+        let tokens = Arc::new(TokenProvider::new(
+            &settings.base_url,
+            settings.client_id.clone(),
+            settings.client_secret.clone().ok_or("tenant.client_secret is not set")?,
+            settings.token_timeout,
+            settings.token_refresh_margin,
+            clock,
+        ));
+        Ok(Self { tokens, tls, settings })
+    }
+
+    /// A client for the current worker thread.
+    pub fn client(&self) -> IdentityNow {
+        let connector = awc::Connector::new()
+            .timeout(self.settings.connect_timeout)
+            .rustls_0_23(self.tls.clone());
+        let http = awc::Client::builder()
+            .connector(connector)
+            .timeout(self.settings.request_timeout)
+            .disable_redirects()
+            .add_default_header((header::USER_AGENT, concat!("reportgate/", env!("CARGO_PKG_VERSION"))))
+            .finish();
+        IdentityNow {
+            http,
+            base: self.settings.base_url.clone(),
+            tokens: self.tokens.clone(),
+            request_timeout: self.settings.request_timeout,
+            download_timeout: self.settings.download_timeout,
+        }
+    }
+}
+
+pub struct IdentityNow {
+    http: awc::Client,
+    base: String,
+    pub tokens: Arc<TokenProvider>,
+    request_timeout: Duration,
+    download_timeout: Duration,
+}
+
+/// Which of the upstream's path families to call.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PathFamily {
+    /// `/v3/reports/...`
+    V3,
+    /// `/reports/v1/...`
+    V1,
+}
+
+impl PathFamily {
+    fn prefix(self) -> &'static str {
+        match self {
+            Self::V3 => "/v3/reports",
+            Self::V1 => "/reports/v1",
+        }
+    }
+}
+
+/// A file download in flight: headers now, bytes as the caller reads them.
+pub struct FileDownload {
+    pub content_type: Option<String>,
+    pub content_disposition: Option<String>,
+    pub content_length: Option<u64>,
+    pub body: Pin<Box<dyn Stream<Item = Result<Bytes, PayloadError>>>>,
+}
+
+pub fn map_send_error(e: SendRequestError) -> UpstreamError {
+    match e {
+        SendRequestError::Timeout => UpstreamError::Timeout("no response in time".into()),
+        SendRequestError::Connect(ConnectError::Timeout) => {
+            UpstreamError::Timeout("connect timed out".into())
+        }
+        SendRequestError::Connect(c) => UpstreamError::Unreachable(c.to_string()),
+        other => UpstreamError::Unreachable(other.to_string()),
+    }
+}
+
+fn retry_after(headers: &header::HeaderMap) -> Option<String> {
+    headers
+        .get(header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+}
+
+fn header_str(headers: &header::HeaderMap, name: header::HeaderName) -> Option<String> {
+    headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned)
+}
+
+impl IdentityNow {
+    /// Sends one request with a tenant token; on 401 drops that token and tries once more.
+    async fn send(
+        &self,
+        method: Method,
+        path_and_query: &str,
+        body: Option<Bytes>,
+        accept: &str,
+    ) -> Result<awc::ClientResponse<impl Stream<Item = Result<Bytes, PayloadError>>>, UpstreamError>
+    {
+        let url = format!("{}{}", self.base, path_and_query);
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let token = self.tokens.get(&self.http).await?;
+            let req = self
+                .http
+                .request(method.clone(), &url)
+                .insert_header((header::AUTHORIZATION, token.bearer()))
+                .insert_header((header::ACCEPT, accept))
+                .timeout(self.request_timeout);
+            let sent = match &body {
+                Some(b) => req
+                    .insert_header((header::CONTENT_TYPE, "application/json"))
+                    .send_body(b.clone())
+                    .await,
+                None => req.send().await,
+            };
+            let resp = sent.map_err(map_send_error)?;
+            if resp.status() == StatusCode::UNAUTHORIZED && attempt == 1 {
+                tracing::info!("upstream refused the tenant token; refreshing once");
+                self.tokens.invalidate(&token);
+                continue;
+            }
+            return Ok(resp);
+        }
+    }
+
+    /// Reads a bounded body, turning non-2xx answers into [`UpstreamError::Status`].
+    async fn read<S>(&self, mut resp: awc::ClientResponse<S>) -> Result<(StatusCode, Bytes), UpstreamError>
+    where
+        S: Stream<Item = Result<Bytes, PayloadError>>,
+    {
+        let status = resp.status();
+        let retry_after = retry_after(resp.headers());
+        let body = actix_rt::time::timeout(self.request_timeout, resp.body().limit(JSON_LIMIT))
+            .await
+            .map_err(|_| UpstreamError::Timeout("response body timed out".into()))?
+            .map_err(|e| UpstreamError::BadResponse(format!("reading body: {e}")))?;
+        if !status.is_success() {
+            return Err(UpstreamError::Status { status, body, retry_after });
+        }
+        Ok((status, body))
+    }
+
+    async fn json<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Bytes>,
+    ) -> Result<T, UpstreamError> {
+        let resp = self.send(method, path, body, "application/json").await?;
+        let (_, bytes) = self.read(resp).await?;
+        serde_json::from_slice(&bytes).map_err(|e| UpstreamError::BadResponse(e.to_string()))
+    }
+
+    #[tracing::instrument(name = "Starting a report upstream", skip_all)]
+    pub async fn run(&self, family: PathFamily, details: Bytes) -> Result<TaskResultDetails, UpstreamError> {
+        let path = format!("{}/run", family.prefix());
+        let t: TaskResultDetails = self.json(Method::POST, &path, Some(details)).await?;
+        if ReportId::parse(&t.id).is_err() {
+            return Err(UpstreamError::BadResponse("run returned no usable id".into()));
+        }
+        Ok(t)
+    }
+
+    #[tracing::instrument(name = "Reading a report result upstream", skip_all, fields(report_id = %id))]
+    pub async fn result(
+        &self,
+        family: PathFamily,
+        id: &ReportId,
+        completed: Option<bool>,
+    ) -> Result<ReportResults, UpstreamError> {
+        let mut path = format!("{}/{id}/result", family.prefix());
+        if let Some(c) = completed {
+            path.push_str(&format!("?completed={c}"));
+        }
+        self.json(Method::GET, &path, None).await
+    }
+
+    #[tracing::instrument(name = "Cancelling a report upstream", skip_all, fields(report_id = %id))]
+    pub async fn cancel(&self, family: PathFamily, id: &ReportId) -> Result<(), UpstreamError> {
+        let path = format!("{}/{id}/cancel", family.prefix());
+        let resp = self.send(Method::POST, &path, None, "application/json").await?;
+        self.read(resp).await.map(|_| ())
+    }
+
+    /// Starts a download. `format` is `csv` or `pdf`; `Accept` is derived from it, because
+    /// upstream answers a mismatched Accept with a 500 (python-sdk issue #63).
+    #[tracing::instrument(name = "Downloading a report file upstream", skip_all, fields(report_id = %id))]
+    pub async fn file(
+        &self,
+        family: PathFamily,
+        id: &ReportId,
+        format: &str,
+        query: &[(&str, String)],
+    ) -> Result<FileDownload, UpstreamError> {
+        let mut qs = vec![("fileFormat", format.to_owned())];
+        qs.extend(query.iter().cloned());
+        let qs = serde_urlencoded::to_string(&qs).map_err(|e| UpstreamError::BadResponse(e.to_string()))?;
+        let path = format!("{}/{id}?{qs}", family.prefix());
+        let accept = if format == "pdf" { "application/pdf" } else { "application/csv" };
+        let resp = self.send(Method::GET, &path, None, accept).await?;
+        if !resp.status().is_success() {
+            return Err(self.read(resp).await.err().unwrap_or_else(|| {
+                UpstreamError::BadResponse("non-success status with success body".into())
+            }));
+        }
+        // awc hands the rest of the request timeout to the body; a large file needs longer.
+        let resp = resp.timeout(self.download_timeout);
+        let headers = resp.headers();
+        Ok(FileDownload {
+            content_type: header_str(headers, header::CONTENT_TYPE),
+            content_disposition: header_str(headers, header::CONTENT_DISPOSITION),
+            content_length: header_str(headers, header::CONTENT_LENGTH).and_then(|v| v.parse().ok()),
+            body: resp.boxed_local(),
+        })
+    }
+}

@@ -1,0 +1,159 @@
+//! Tenant access tokens: OAuth2 client credentials, cached until `expires_in` minus a
+//! margin, refreshed one at a time.
+//!
+//! Not a moka cache on purpose: invalidation after an upstream 401 must be
+//! compare-and-drop (only the token that failed), or fifty requests failing with the old
+//! token would each throw away the fresh one and cause a refresh storm.
+use super::client::map_send_error;
+use crate::clock::Clock;
+use crate::error::UpstreamError;
+use crate::secret::Secret;
+use crate::upstream::models::TokenResponse;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+pub struct AccessToken {
+    value: Secret,
+    /// When the upstream will stop accepting it.
+    pub expires_at: Instant,
+    /// When we start refreshing it.
+    pub refresh_at: Instant,
+}
+
+impl AccessToken {
+    pub fn bearer(&self) -> String {
+        format!("Bearer {}", self.value.expose())
+    }
+}
+
+impl std::fmt::Debug for AccessToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AccessToken").field("expires_at", &self.expires_at).finish_non_exhaustive()
+    }
+}
+
+pub struct TokenProvider {
+    token_url: String,
+    client_id: String,
+    client_secret: Secret,
+    timeout: Duration,
+    margin: Duration,
+    clock: Clock,
+    current: Mutex<Option<Arc<AccessToken>>>,
+    /// Held by whoever is fetching a token: the single flight.
+    refreshing: tokio::sync::Mutex<()>,
+}
+
+impl TokenProvider {
+    pub fn new(
+        base_url: &str,
+        client_id: String,
+        client_secret: Secret,
+        timeout: Duration,
+        margin: Duration,
+        clock: Clock,
+    ) -> Self {
+        Self {
+            token_url: format!("{base_url}/oauth/token"),
+            client_id,
+            client_secret,
+            timeout,
+            margin,
+            clock,
+            current: Mutex::new(None),
+            refreshing: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    fn cached(&self) -> Option<Arc<AccessToken>> {
+        self.current.lock().unwrap().clone()
+    }
+
+    /// A token good to use now. Fetches one only when needed, and only one caller at a
+    /// time does; while a due refresh is under way, others keep using the still-valid token.
+    pub async fn get(&self, http: &awc::Client) -> Result<Arc<AccessToken>, UpstreamError> {
+        let now = self.clock.now();
+        let guard = match self.cached() {
+            Some(t) if now < t.refresh_at => return Ok(t),
+            Some(t) if now < t.expires_at => match self.refreshing.try_lock() {
+                Ok(guard) => guard,
+                Err(_) => return Ok(t),
+            },
+            _ => self.refreshing.lock().await,
+        };
+        // Someone else may have refreshed while we waited for the lock.
+        if let Some(t) = self.cached() {
+            if self.clock.now() < t.refresh_at {
+                return Ok(t);
+            }
+        }
+        let result = self.fetch(http).await;
+        drop(guard);
+        match result {
+            Ok(t) => {
+                *self.current.lock().unwrap() = Some(t.clone());
+                Ok(t)
+            }
+            // The last good token stays usable until it really expires.
+            Err(e) => match self.cached() {
+                Some(t) if self.clock.now() < t.expires_at => {
+                    tracing::warn!(error = %e, "token refresh failed; using the current token until it expires");
+                    Ok(t)
+                }
+                _ => Err(e),
+            },
+        }
+    }
+
+    /// Drops `stale` after the upstream refused it, unless it was already replaced.
+    pub fn invalidate(&self, stale: &Arc<AccessToken>) {
+        let mut current = self.current.lock().unwrap();
+        if current.as_ref().is_some_and(|c| Arc::ptr_eq(c, stale)) {
+            *current = None;
+        }
+    }
+
+    /// Seconds until the current token expires (for readiness and metrics).
+    pub fn expires_in(&self) -> Option<Duration> {
+        self.cached().map(|t| t.expires_at.saturating_duration_since(self.clock.now()))
+    }
+
+    #[tracing::instrument(name = "Fetching a tenant access token", skip_all)]
+    async fn fetch(&self, http: &awc::Client) -> Result<Arc<AccessToken>, UpstreamError> {
+        let started = self.clock.now();
+        let form = [
+            ("grant_type", "client_credentials"),
+            ("client_id", self.client_id.as_str()),
+            ("client_secret", self.client_secret.expose()),
+        ];
+        let fut = http
+            .post(&self.token_url)
+            .timeout(self.timeout)
+            .send_form(&form);
+        let mut resp = fut.await.map_err(|e| match map_send_error(e) {
+            UpstreamError::Timeout(m) => UpstreamError::Auth(format!("token endpoint timed out: {m}")),
+            other => UpstreamError::Auth(other.to_string()),
+        })?;
+        let status = resp.status();
+        let body = actix_rt::time::timeout(self.timeout, resp.body().limit(64 * 1024))
+            .await
+            .map_err(|_| UpstreamError::Auth("token endpoint body timed out".into()))?
+            .map_err(|e| UpstreamError::Auth(format!("token endpoint body: {e}")))?;
+        if !status.is_success() {
+            // The body is logged only by status: it could echo credentials.
+            return Err(UpstreamError::Auth(format!("token endpoint answered {status}")));
+        }
+        let parsed: TokenResponse = serde_json::from_slice(&body)
+            .map_err(|e| UpstreamError::Auth(format!("token response is not usable: {e}")))?;
+        let lifetime = Duration::from_secs(parsed.expires_in);
+        let expires_at = started + lifetime;
+        // A margin longer than the lifetime would refresh on every call; cap it at half.
+        let margin = self.margin.min(lifetime / 2);
+        tracing::info!(expires_in = parsed.expires_in, "obtained a tenant access token");
+        Ok(Arc::new(AccessToken {
+            value: Secret::new(parsed.access_token),
+            expires_at,
+            refresh_at: expires_at - margin,
+        }))
+    }
+}
