@@ -14,6 +14,7 @@ impl Clock {
     }
 
     pub fn advance(&self, by: Duration) {
-        self.offset_ms.fetch_add(by.as_millis() as u64, Ordering::Relaxed);
+        self.offset_ms
+            .fetch_add(by.as_millis() as u64, Ordering::Relaxed);
     }
 }

@@ -81,17 +81,29 @@ fn problem(key: &str, message: impl Into<String>) -> Problem {
 impl Settings {
     /// The compiled-in defaults alone (not valid until a tenant is configured).
     pub fn defaults() -> Self {
-        Self::load(None, &HashMap::new()).unwrap_or_else(|p| panic!("default.yaml is broken: {p:?}"))
+        Self::layers(None, &HashMap::new())
+            .unwrap_or_else(|p| panic!("default.yaml is broken: {p:?}"))
     }
 
     /// Loads the layers. `env` is passed in (not read here) so that tests never touch the
     /// process environment.
     pub fn load(file: Option<&Path>, env: &HashMap<String, String>) -> Result<Self, Vec<Problem>> {
+        let mut settings = Self::layers(file, env)?;
+        settings.read_secret_files()?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    /// The merged layers, before secret files are read and before validation.
+    fn layers(file: Option<&Path>, env: &HashMap<String, String>) -> Result<Self, Vec<Problem>> {
         let mut builder = config::Config::builder()
             .add_source(config::File::from_str(DEFAULTS, config::FileFormat::Yaml));
         if let Some(path) = file {
             if !path.exists() {
-                return Err(vec![problem("--config", format!("{} does not exist", path.display()))]);
+                return Err(vec![problem(
+                    "--config",
+                    format!("{} does not exist", path.display()),
+                )]);
             }
             builder = builder.add_source(config::File::from(path).required(true));
         }
@@ -106,7 +118,9 @@ impl Settings {
                 .separator("__")
                 .source(Some(env)),
         );
-        let raw = builder.build().map_err(|e| vec![problem("config", e.to_string())])?;
+        let raw = builder
+            .build()
+            .map_err(|e| vec![problem("config", e.to_string())])?;
         let mut settings: Settings = raw.try_deserialize().map_err(|e| {
             let msg = e.to_string();
             // config's messages end with `for key "a.b"`: lift the key out.
@@ -118,8 +132,6 @@ impl Settings {
             vec![problem(&key, msg)]
         })?;
         settings.tenant.base_url = settings.tenant.base_url.trim_end_matches('/').to_owned();
-        settings.read_secret_files()?;
-        settings.validate()?;
         Ok(settings)
     }
 
@@ -131,7 +143,8 @@ impl Settings {
                     format!("cannot read {}: {e}", path.display()),
                 )]
             })?;
-            self.tenant.client_secret = Some(Secret::new(value.trim_end_matches(['\r', '\n']).to_owned()));
+            self.tenant.client_secret =
+                Some(Secret::new(value.trim_end_matches(['\r', '\n']).to_owned()));
         }
         Ok(())
     }
@@ -140,24 +153,29 @@ impl Settings {
     pub fn validate(&self) -> Result<(), Vec<Problem>> {
         let mut problems = Vec::new();
         if self.server.listen.parse::<SocketAddr>().is_err() {
-            problems.push(problem("server.listen", "must be an address like 0.0.0.0:8080"));
+            problems.push(problem(
+                "server.listen",
+                "must be an address like 0.0.0.0:8080",
+            ));
         }
         if self.server.max_body_bytes == 0 {
             problems.push(problem("server.max_body_bytes", "must be greater than 0"));
         }
         let t = &self.tenant;
         match url::Url::parse(&t.base_url) {
-            Err(_) if t.base_url.is_empty() => {
-                problems.push(problem("tenant.base_url", "is required (e.g. https://acme.api.identitynow.com)"))
-            }
+            Err(_) if t.base_url.is_empty() => problems.push(problem(
+                "tenant.base_url",
+                "is required (e.g. https://acme.api.identitynow.com)",
+            )),
             Err(e) => problems.push(problem("tenant.base_url", format!("is not a URL: {e}"))),
             Ok(u) if !matches!(u.scheme(), "http" | "https") => {
                 problems.push(problem("tenant.base_url", "must be http:// or https://"))
             }
             Ok(u) if u.host().is_none() => problems.push(problem("tenant.base_url", "has no host")),
-            Ok(u) if u.query().is_some() || u.fragment().is_some() => {
-                problems.push(problem("tenant.base_url", "must not have a query or fragment"))
-            }
+            Ok(u) if u.query().is_some() || u.fragment().is_some() => problems.push(problem(
+                "tenant.base_url",
+                "must not have a query or fragment",
+            )),
             Ok(u) if u.path().ends_with("/v3") => problems.push(problem(
                 "tenant.base_url",
                 "must be the tenant origin without /v3 (reportgate adds the version)",
@@ -213,12 +231,18 @@ mod tests {
     use super::*;
 
     fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     fn valid() -> HashMap<String, String> {
         env(&[
-            ("REPORTGATE__TENANT__BASE_URL", "https://acme.api.identitynow.com/"),
+            (
+                "REPORTGATE__TENANT__BASE_URL",
+                "https://acme.api.identitynow.com/",
+            ),
             ("REPORTGATE__TENANT__CLIENT_ID", "abc"),
             ("REPORTGATE__TENANT__CLIENT_SECRET", "s3cr3t-value"),
         ])
@@ -239,8 +263,17 @@ mod tests {
             ("REPORTGATE__TENANT__BASE_URL", "ftp://x"),
             ("REPORTGATE__TENANT__REQUEST_TIMEOUT", "0s"),
         ]);
-        let keys: Vec<_> = Settings::load(None, &e).unwrap_err().into_iter().map(|p| p.key).collect();
-        for k in ["tenant.base_url", "tenant.client_id", "tenant.client_secret", "tenant.request_timeout"] {
+        let keys: Vec<_> = Settings::load(None, &e)
+            .unwrap_err()
+            .into_iter()
+            .map(|p| p.key)
+            .collect();
+        for k in [
+            "tenant.base_url",
+            "tenant.client_id",
+            "tenant.client_secret",
+            "tenant.request_timeout",
+        ] {
             assert!(keys.contains(&k.to_string()), "{k} missing from {keys:?}");
         }
     }
@@ -251,9 +284,15 @@ mod tests {
         std::fs::write(&dir, "from-a-file\n").unwrap();
         let mut e = valid();
         e.remove("REPORTGATE__TENANT__CLIENT_SECRET");
-        e.insert("REPORTGATE__TENANT__CLIENT_SECRET_FILE".into(), dir.display().to_string());
+        e.insert(
+            "REPORTGATE__TENANT__CLIENT_SECRET_FILE".into(),
+            dir.display().to_string(),
+        );
         let s = Settings::load(None, &e).unwrap();
-        assert_eq!(s.tenant.client_secret.as_ref().unwrap().expose(), "from-a-file");
+        assert_eq!(
+            s.tenant.client_secret.as_ref().unwrap().expose(),
+            "from-a-file"
+        );
         let shown = format!("{} {:?}", s.redacted(), s);
         assert!(!shown.contains("from-a-file"));
         std::fs::remove_file(dir).ok();

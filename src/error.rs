@@ -54,7 +54,10 @@ pub enum GatewayError {
 
 impl GatewayError {
     pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
-        Self::BadRequest { code, message: message.into() }
+        Self::BadRequest {
+            code,
+            message: message.into(),
+        }
     }
 
     pub fn report_not_found() -> Self {
@@ -71,22 +74,51 @@ impl GatewayError {
             Self::BadRequest { code, message }
             | Self::NotFound { code, message }
             | Self::Conflict { code, message } => (code, message.clone()),
-            Self::MethodNotAllowed { allow } => {
-                ("method_not_allowed", format!("this resource allows {allow}"))
-            }
+            Self::MethodNotAllowed { allow } => (
+                "method_not_allowed",
+                format!("this resource allows {allow}"),
+            ),
             Self::PayloadTooLarge { .. } => ("payload_too_large", self.to_string()),
             Self::UpstreamRateLimited { .. } => ("upstream_rate_limited", self.to_string()),
             Self::Upstream(e) => match e {
-                UpstreamError::Unreachable(_) => ("upstream_unreachable", "IdentityNow could not be reached".into()),
-                UpstreamError::Timeout(_) => ("upstream_timeout", "IdentityNow did not answer in time".into()),
-                UpstreamError::Auth(_) => ("upstream_auth_failed", "the gateway could not authenticate to IdentityNow".into()),
-                UpstreamError::BadResponse(_) => ("upstream_bad_response", "IdentityNow sent a response the gateway cannot use".into()),
+                UpstreamError::Unreachable(_) => (
+                    "upstream_unreachable",
+                    "IdentityNow could not be reached".into(),
+                ),
+                UpstreamError::Timeout(_) => (
+                    "upstream_timeout",
+                    "IdentityNow did not answer in time".into(),
+                ),
+                UpstreamError::Auth(_) => (
+                    "upstream_auth_failed",
+                    "the gateway could not authenticate to IdentityNow".into(),
+                ),
+                UpstreamError::BadResponse(_) => (
+                    "upstream_bad_response",
+                    "IdentityNow sent a response the gateway cannot use".into(),
+                ),
                 UpstreamError::Status { status, body, .. } => match status.as_u16() {
-                    400 => ("upstream_rejected", format!("IdentityNow rejected the request: {}", upstream_text(body))),
-                    401 => ("upstream_auth_failed", "IdentityNow refused the gateway's credentials".into()),
-                    403 => ("upstream_forbidden", "the gateway's API client is not allowed to do this in IdentityNow".into()),
+                    400 => (
+                        "upstream_rejected",
+                        format!("IdentityNow rejected the request: {}", upstream_text(body)),
+                    ),
+                    401 => (
+                        "upstream_auth_failed",
+                        "IdentityNow refused the gateway's credentials".into(),
+                    ),
+                    403 => (
+                        "upstream_forbidden",
+                        "the gateway's API client is not allowed to do this in IdentityNow".into(),
+                    ),
                     404 => ("report_not_found", "no such report".into()),
-                    _ => ("upstream_error", format!("IdentityNow answered {}", status.as_u16())),
+                    429 => (
+                        "upstream_rate_limited",
+                        "the IdentityNow rate limit was reached".into(),
+                    ),
+                    _ => (
+                        "upstream_error",
+                        format!("IdentityNow answered {}", status.as_u16()),
+                    ),
                 },
             },
             Self::Internal(_) => ("internal_error", "internal error".into()),
@@ -132,6 +164,7 @@ impl ResponseError for GatewayError {
                     400 => StatusCode::BAD_REQUEST,
                     401 => StatusCode::SERVICE_UNAVAILABLE,
                     404 => StatusCode::NOT_FOUND,
+                    429 => StatusCode::TOO_MANY_REQUESTS,
                     _ => StatusCode::BAD_GATEWAY,
                 },
                 _ => StatusCode::BAD_GATEWAY,
@@ -158,7 +191,10 @@ pub fn add_headers(err: &GatewayError, resp: &mut actix_web::HttpResponseBuilder
         GatewayError::MethodNotAllowed { allow } => {
             resp.insert_header((header::ALLOW, *allow));
         }
-        GatewayError::UpstreamRateLimited { retry_after } => {
+        GatewayError::UpstreamRateLimited { retry_after }
+        | GatewayError::Upstream(UpstreamError::Status { retry_after, .. })
+            if err.status_code() == StatusCode::TOO_MANY_REQUESTS =>
+        {
             resp.insert_header((header::RETRY_AFTER, retry_after.as_deref().unwrap_or("10")));
         }
         _ => {}

@@ -1,1 +1,187 @@
-fn main() {}
+//! The `reportgate` command line: serve, simulate, sandbox, config check.
+use clap::{Parser, Subcommand};
+use reportgate::clock::Clock;
+use reportgate::config::{LogFormat, Settings};
+use reportgate::sandbox::Sandbox;
+use reportgate::simulator::{rows_for_size, Simulator};
+use reportgate::startup::Application;
+use reportgate::telemetry;
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+/// sysexits' EX_USAGE: the configuration is wrong.
+const EX_CONFIG: u8 = 64;
+
+#[derive(Parser)]
+#[command(
+    name = "reportgate",
+    version,
+    about = "The internal front door for SailPoint IdentityNow reports",
+    long_about = "reportgate holds the tenant's OAuth client credentials and forwards the Reports Data \
+Extraction API (run, status, download, cancel) behind a simple /v1 REST API and the upstream's own \
+/v3/reports and /reports/v1 paths.\n\nWith no subcommand it runs `serve`."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the gateway from configuration (the default).
+    Serve(ConfigArg),
+    /// Run the IdentityNow simulator alone (for benchmarks, demos and other tools).
+    Simulate(SimulateArgs),
+    /// Run the simulator and the gateway together on loopback, ready to try with curl.
+    Sandbox(SandboxArgs),
+    /// Inspect configuration.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+}
+
+#[derive(clap::Args)]
+struct ConfigArg {
+    /// A YAML file layered over the built-in defaults (environment variables REPORTGATE__SECTION__KEY override both).
+    #[arg(long, env = "REPORTGATE_CONFIG")]
+    config: Option<PathBuf>,
+}
+
+#[derive(Subcommand)]
+enum ConfigCommand {
+    /// Load and validate the configuration; print it with secrets redacted (exit 0) or every problem (exit 64).
+    Check(ConfigArg),
+}
+
+#[derive(clap::Args)]
+struct SimulateArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:0")]
+    listen: SocketAddr,
+    /// OAuth client id the simulator accepts.
+    #[arg(long, default_value = "sim-client")]
+    client_id: String,
+    /// OAuth client secret the simulator accepts.
+    #[arg(long, default_value = "sim-secret")]
+    client_secret: String,
+    /// How long reports run, e.g. 3s or 0s.
+    #[arg(long, default_value = "3s", value_parser = humantime::parse_duration)]
+    report_duration: Duration,
+    /// Lifetime of issued tokens (expires_in).
+    #[arg(long, default_value = "749s", value_parser = humantime::parse_duration)]
+    token_ttl: Duration,
+    /// Size of every CSV file, e.g. 1048576 for 1 MiB (rows are 128 bytes each).
+    #[arg(long)]
+    csv_bytes: Option<u64>,
+    /// Requests per 10 s per client id; 0 lifts the limit (for throughput benchmarks).
+    #[arg(long, default_value_t = 100)]
+    rate_limit: u32,
+    /// Worker threads.
+    #[arg(long, default_value_t = 2)]
+    workers: usize,
+}
+
+#[derive(clap::Args)]
+struct SandboxArgs {
+    /// Where the gateway listens (the simulator takes a free loopback port).
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+}
+
+fn env_map() -> HashMap<String, String> {
+    std::env::vars().collect()
+}
+
+fn load(config: Option<&std::path::Path>) -> Result<Settings, ExitCode> {
+    Settings::load(config, &env_map()).map_err(|problems| {
+        eprintln!(
+            "reportgate: the configuration has {} problem(s):",
+            problems.len()
+        );
+        for p in problems {
+            eprintln!("  {p}");
+        }
+        ExitCode::from(EX_CONFIG)
+    })
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let command = cli
+        .command
+        .unwrap_or(Command::Serve(ConfigArg { config: None }));
+    match command {
+        Command::Config(ConfigCommand::Check(arg)) => match load(arg.config.as_deref()) {
+            Ok(s) => {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&s.redacted()).expect("json")
+                );
+                ExitCode::SUCCESS
+            }
+            Err(code) => code,
+        },
+        Command::Serve(arg) => {
+            let settings = match load(arg.config.as_deref()) {
+                Ok(s) => s,
+                Err(code) => return code,
+            };
+            telemetry::init(settings.log.format, &settings.log.level);
+            run(async move {
+                let app = Application::build(&settings, Clock::default())?;
+                tracing::info!(port = app.port(), "reportgate listening");
+                app.run_until_stopped().await?;
+                Ok(())
+            })
+        }
+        Command::Simulate(args) => {
+            telemetry::init(LogFormat::Pretty, "info");
+            run(async move {
+                let mut b = Simulator::builder()
+                    .listen(args.listen)
+                    .credentials(&args.client_id, &args.client_secret)
+                    .report_duration(args.report_duration)
+                    .token_ttl(args.token_ttl)
+                    .rate_limit(args.rate_limit, Duration::from_secs(10))
+                    .workers(args.workers);
+                if let Some(bytes) = args.csv_bytes {
+                    b = b.csv_rows(rows_for_size(bytes));
+                }
+                let sim = b.start()?;
+                println!("IdentityNow simulator listening on {}", sim.base_url());
+                println!(
+                    "  client_id={} client_secret={}",
+                    args.client_id, args.client_secret
+                );
+                println!(
+                    "  admin: GET/POST/DELETE {}/__sim/faults, GET {}/__sim/counters",
+                    sim.base_url(),
+                    sim.base_url()
+                );
+                std::future::pending::<()>().await;
+                Ok(())
+            })
+        }
+        Command::Sandbox(args) => {
+            telemetry::init(LogFormat::Pretty, "info");
+            run(async move {
+                let sandbox = Sandbox::start(args.listen)?;
+                println!("{}", sandbox.banner());
+                sandbox.gateway.run_until_stopped().await?;
+                Ok(())
+            })
+        }
+    }
+}
+
+fn run(fut: impl std::future::Future<Output = anyhow::Result<()>>) -> ExitCode {
+    match actix_web::rt::System::new().block_on(fut) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("reportgate: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

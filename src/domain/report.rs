@@ -106,7 +106,10 @@ const fn f(name: &'static str, kind: Kind, required: bool) -> Field {
     }
 }
 
-const ACCOUNTS: &[Field] = &[f("application", Kind::Str, true), f("sourceName", Kind::Str, true)];
+const ACCOUNTS: &[Field] = &[
+    f("application", Kind::Str, true),
+    f("sourceName", Kind::Str, true),
+];
 const IDENTITIES_DETAILS: &[Field] = &[f("correlatedOnly", Kind::Bool, true)];
 const IDENTITIES: &[Field] = &[f("correlatedOnly", Kind::Bool, false)];
 const PROFILE_ERROR: &[Field] = &[f("authoritativeSource", Kind::Str, true)];
@@ -282,13 +285,22 @@ mod tests {
     #[test]
     fn every_type_accepts_its_documented_arguments() {
         let ok = [
-            ("ACCOUNTS", json!({"application": "2c9180", "sourceName": "Active Directory"})),
+            (
+                "ACCOUNTS",
+                json!({"application": "2c9180", "sourceName": "Active Directory"}),
+            ),
             ("IDENTITIES_DETAILS", json!({"correlatedOnly": true})),
             ("IDENTITIES", json!({})),
-            ("IDENTITY_PROFILE_IDENTITY_ERROR", json!({"authoritativeSource": "1234"})),
+            (
+                "IDENTITY_PROFILE_IDENTITY_ERROR",
+                json!({"authoritativeSource": "1234"}),
+            ),
             ("ORPHAN_IDENTITIES", json!({"selectedFormats": ["CSV"]})),
             ("UNCORRELATED_ACCOUNTS", json!({})),
-            ("SEARCH_EXPORT", json!({"query": "name:a*", "indices": ["identities"], "sort": ["-name"]})),
+            (
+                "SEARCH_EXPORT",
+                json!({"query": "name:a*", "indices": ["identities"], "sort": ["-name"]}),
+            ),
         ];
         for (t, args) in ok {
             assert!(check(t, args).is_ok(), "{t}");
@@ -298,12 +310,32 @@ mod tests {
     #[test]
     fn errors_name_the_offending_field() {
         let cases = [
-            ("ACCOUNTS", json!({"application": "x"}), "arguments.sourceName"),
+            (
+                "ACCOUNTS",
+                json!({"application": "x"}),
+                "arguments.sourceName",
+            ),
             ("IDENTITIES_DETAILS", json!({}), "arguments.correlatedOnly"),
-            ("IDENTITIES", json!({"correlatedOnly": "yes"}), "arguments.correlatedOnly"),
-            ("ORPHAN_IDENTITIES", json!({"selectedFormats": ["XLS"]}), "arguments.selectedFormats[0]"),
-            ("SEARCH_EXPORT", json!({"query": "a", "indices": ["users"]}), "arguments.indices[0]"),
-            ("SEARCH_EXPORT", json!({"query": "a", "filters": "x"}), "arguments.filters"),
+            (
+                "IDENTITIES",
+                json!({"correlatedOnly": "yes"}),
+                "arguments.correlatedOnly",
+            ),
+            (
+                "ORPHAN_IDENTITIES",
+                json!({"selectedFormats": ["XLS"]}),
+                "arguments.selectedFormats[0]",
+            ),
+            (
+                "SEARCH_EXPORT",
+                json!({"query": "a", "indices": ["users"]}),
+                "arguments.indices[0]",
+            ),
+            (
+                "SEARCH_EXPORT",
+                json!({"query": "a", "filters": "x"}),
+                "arguments.filters",
+            ),
             ("NOPE", json!({}), "type"),
         ];
         for (t, args, field) in cases {

@@ -15,7 +15,10 @@ impl ReportId {
             return Err("report id is empty".into());
         }
         if raw.len() > Self::MAX_LEN {
-            return Err(format!("report id is longer than {} characters", Self::MAX_LEN));
+            return Err(format!(
+                "report id is longer than {} characters",
+                Self::MAX_LEN
+            ));
         }
         if !raw
             .bytes()
@@ -54,7 +57,16 @@ mod tests {
 
     #[test]
     fn path_tricks_and_control_characters_are_rejected() {
-        for bad in ["", "..", "a/b", "a%2Fb", "a\nb", "a b", "a.b", &"x".repeat(65)] {
+        for bad in [
+            "",
+            "..",
+            "a/b",
+            "a%2Fb",
+            "a\nb",
+            "a b",
+            "a.b",
+            &"x".repeat(65),
+        ] {
             assert!(ReportId::parse(bad).is_err(), "{bad:?} should be rejected");
         }
     }

@@ -78,7 +78,9 @@ pub fn pdf(title: &str, rows: u64) -> Vec<u8> {
         out.extend_from_slice(format!("{} 0 obj\n{obj}\nendobj\n", i + 1).as_bytes());
     }
     let xref = out.len();
-    out.extend_from_slice(format!("xref\n0 {}\n0000000000 65535 f \n", objects.len() + 1).as_bytes());
+    out.extend_from_slice(
+        format!("xref\n0 {}\n0000000000 65535 f \n", objects.len() + 1).as_bytes(),
+    );
     for off in offsets {
         out.extend_from_slice(format!("{off:010} 00000 n \n").as_bytes());
     }
@@ -100,11 +102,17 @@ mod tests {
     #[actix_rt::test]
     async fn csv_has_a_header_and_exactly_the_promised_rows_and_length() {
         let chunks: Vec<_> = csv_stream(1100, "AD".into()).collect().await;
-        let body: Vec<u8> = chunks.into_iter().flat_map(|c| c.unwrap().to_vec()).collect();
+        let body: Vec<u8> = chunks
+            .into_iter()
+            .flat_map(|c| c.unwrap().to_vec())
+            .collect();
         assert_eq!(body.len() as u64, csv_len(1100));
         let text = String::from_utf8(body).unwrap();
         assert_eq!(text.lines().count(), 1101);
-        assert!(text.lines().skip(1).all(|l| l.len() as u64 == ROW_BYTES - 1));
+        assert!(text
+            .lines()
+            .skip(1)
+            .all(|l| l.len() as u64 == ROW_BYTES - 1));
     }
 
     #[test]

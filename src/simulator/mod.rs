@@ -122,7 +122,11 @@ impl SimulatorHandle {
     /// The tenant base URL (`http://127.0.0.1:PORT`), as `tenant.base_url` expects it.
     pub fn base_url(&self) -> String {
         let scheme = if self.tls { "https" } else { "http" };
-        let host = if self.tls { "localhost".to_string() } else { self.addr.ip().to_string() };
+        let host = if self.tls {
+            "localhost".to_string()
+        } else {
+            self.addr.ip().to_string()
+        };
         format!("{scheme}://{host}:{}", self.addr.port())
     }
 

@@ -1,5 +1,8 @@
 //! The simulated IdentityNow HTTP surface: `/oauth/token`, the four report operations
 //! under `/v3/reports` and `/reports/v1`, and an admin API under `/__sim`.
+// Handlers return early with a ready `HttpResponse` as the error; boxing it buys nothing here.
+#![allow(clippy::result_large_err)]
+
 use super::files;
 use super::state::{FaultAction, FaultRule, Op, Outcome, Phase, Report, SimState};
 use crate::domain::validate_report;
@@ -56,10 +59,26 @@ fn error_for(status: u16) -> HttpResponse {
     match status {
         401 => unauthorized("JWT validation failed: JWT is expired"),
         429 => rate_limited("10"),
-        400 => dto(code, "400.1 Bad Request Content", "The request was syntactically correct but its content is semantically invalid."),
-        403 => dto(code, "403 Forbidden", "The server understood the request but refuses to authorize it."),
-        404 => dto(code, "404 Not found", "The requested resource was not found."),
-        _ if status >= 500 => dto(code, &format!("{status}.0 Internal Fault"), "An internal fault occurred."),
+        400 => dto(
+            code,
+            "400.1 Bad Request Content",
+            "The request was syntactically correct but its content is semantically invalid.",
+        ),
+        403 => dto(
+            code,
+            "403 Forbidden",
+            "The server understood the request but refuses to authorize it.",
+        ),
+        404 => dto(
+            code,
+            "404 Not found",
+            "The requested resource was not found.",
+        ),
+        _ if status >= 500 => dto(
+            code,
+            &format!("{status}.0 Internal Fault"),
+            "An internal fault occurred.",
+        ),
         _ => dto(code, &format!("{status}"), "Simulated error."),
     }
 }
@@ -163,7 +182,11 @@ fn multipart_fields(content_type: &str, body: &[u8]) -> HashMap<String, String> 
         let Some((head, value)) = part.split_once("\r\n\r\n") else {
             continue;
         };
-        if let Some(name) = head.split("name=\"").nth(1).and_then(|s| s.split('"').next()) {
+        if let Some(name) = head
+            .split("name=\"")
+            .nth(1)
+            .and_then(|s| s.split('"').next())
+        {
             out.insert(name.to_owned(), value.trim_end_matches("\r\n").to_owned());
         }
     }
@@ -262,7 +285,10 @@ fn task_details(state: &SimState, r: &Report) -> TaskResultDetails {
             }),
         ),
     };
-    let launched = (now > r.started).then(|| rfc3339(r.created));
+    // Upstream queues a task briefly before launching it: the first tenth of its run.
+    let launch_delay = r.duration / 10;
+    let launched = (now >= r.started + launch_delay)
+        .then(|| rfc3339(r.created + chrono::Duration::from_std(launch_delay).unwrap_or_default()));
     TaskResultDetails {
         task_type: Some("QUARTZ".into()),
         id: r.id.clone(),
@@ -350,7 +376,11 @@ async fn result(state: State, req: HttpRequest, id: web::Path<String>) -> HttpRe
     }
     let reports = state.reports.lock().unwrap();
     let Some(r) = reports.get(id.as_str()) else {
-        return dto(StatusCode::NOT_FOUND, "404 Not found", "The requested task result was not found.");
+        return dto(
+            StatusCode::NOT_FOUND,
+            "404 Not found",
+            "The requested task result was not found.",
+        );
     };
     let phase = r.phase(state.now());
     let status = match phase {
@@ -387,7 +417,11 @@ struct FileQuery {
 /// Upstream answers a download whose Accept header does not match the file type with
 /// RESTEasy's 500 (python-sdk issue #63); so does the simulator.
 fn accept_matches(req: &HttpRequest, mime: &str) -> bool {
-    let Some(accept) = req.headers().get(header::ACCEPT).and_then(|v| v.to_str().ok()) else {
+    let Some(accept) = req
+        .headers()
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+    else {
         return true;
     };
     accept.split(',').any(|range| {
@@ -424,8 +458,14 @@ async fn file(state: State, req: HttpRequest, id: web::Path<String>) -> HttpResp
     let report = {
         let reports = state.reports.lock().unwrap();
         match reports.get(id.as_str()) {
-            Some(r) if matches!(r.phase(state.now()), Phase::Done(Outcome::Success | Outcome::Warning))
-                && r.formats.contains(&format) => r.clone(),
+            Some(r)
+                if matches!(
+                    r.phase(state.now()),
+                    Phase::Done(Outcome::Success | Outcome::Warning)
+                ) && r.formats.contains(&format) =>
+            {
+                r.clone()
+            }
             _ => return not_found(),
         }
     };
@@ -434,8 +474,15 @@ async fn file(state: State, req: HttpRequest, id: web::Path<String>) -> HttpResp
         .clone()
         .unwrap_or_else(|| report.report_type.task_def_name().to_owned());
     let ext = format.to_ascii_lowercase();
-    let name = if name.ends_with(&format!(".{ext}")) { name } else { format!("{name}.{ext}") };
-    let disposition = format!("attachment;filename=\"{}\"", name.replace(['"', '\r', '\n'], ""));
+    let name = if name.ends_with(&format!(".{ext}")) {
+        name
+    } else {
+        format!("{name}.{ext}")
+    };
+    let disposition = format!(
+        "attachment;filename=\"{}\"",
+        name.replace(['"', '\r', '\n'], "")
+    );
     let mut resp = HttpResponse::Ok();
     resp.content_type(mime)
         .insert_header((header::CONTENT_DISPOSITION, disposition));
@@ -466,7 +513,11 @@ async fn cancel(state: State, req: HttpRequest, id: web::Path<String>) -> HttpRe
             }
             HttpResponse::NoContent().finish()
         }
-        None => dto(StatusCode::NOT_FOUND, "404 Not found", "The requested task result was not found."),
+        None => dto(
+            StatusCode::NOT_FOUND,
+            "404 Not found",
+            "The requested task result was not found.",
+        ),
     }
 }
 

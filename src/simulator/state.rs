@@ -289,7 +289,10 @@ impl SimState {
         let now = self.now();
         let mut logs = self.rate_log.lock().unwrap();
         let log = logs.entry(client_id.to_owned()).or_default();
-        while log.front().is_some_and(|t| now.duration_since(*t) >= window) {
+        while log
+            .front()
+            .is_some_and(|t| now.duration_since(*t) >= window)
+        {
             log.pop_front();
         }
         if log.len() >= limit {

@@ -30,12 +30,19 @@ impl Upstream {
         let tokens = Arc::new(TokenProvider::new(
             &settings.base_url,
             settings.client_id.clone(),
-            settings.client_secret.clone().ok_or("tenant.client_secret is not set")?,
+            settings
+                .client_secret
+                .clone()
+                .ok_or("tenant.client_secret is not set")?,
             settings.token_timeout,
             settings.token_refresh_margin,
             clock,
         ));
-        Ok(Self { tokens, tls, settings })
+        Ok(Self {
+            tokens,
+            tls,
+            settings,
+        })
     }
 
     /// A client for the current worker thread.
@@ -47,7 +54,10 @@ impl Upstream {
             .connector(connector)
             .timeout(self.settings.request_timeout)
             .disable_redirects()
-            .add_default_header((header::USER_AGENT, concat!("reportgate/", env!("CARGO_PKG_VERSION"))))
+            .add_default_header((
+                header::USER_AGENT,
+                concat!("reportgate/", env!("CARGO_PKG_VERSION")),
+            ))
             .finish();
         IdentityNow {
             http,
@@ -77,7 +87,7 @@ pub enum PathFamily {
 }
 
 impl PathFamily {
-    fn prefix(self) -> &'static str {
+    pub fn prefix(self) -> &'static str {
         match self {
             Self::V3 => "/v3/reports",
             Self::V1 => "/reports/v1",
@@ -104,6 +114,17 @@ pub fn map_send_error(e: SendRequestError) -> UpstreamError {
     }
 }
 
+/// Parses an upstream JSON body; a body that is not JSON of the expected shape is a 502.
+pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, UpstreamError> {
+    let bad = |e: serde_json::Error| UpstreamError::BadResponse(e.to_string());
+    let value: serde_json::Value = serde_json::from_slice(bytes).map_err(bad)?;
+    // serde would read a struct from an array too; upstream only ever sends objects.
+    if !value.is_object() {
+        return Err(UpstreamError::BadResponse("expected a JSON object".into()));
+    }
+    serde_json::from_value(value).map_err(bad)
+}
+
 fn retry_after(headers: &header::HeaderMap) -> Option<String> {
     headers
         .get(header::RETRY_AFTER)
@@ -112,7 +133,10 @@ fn retry_after(headers: &header::HeaderMap) -> Option<String> {
 }
 
 fn header_str(headers: &header::HeaderMap, name: header::HeaderName) -> Option<String> {
-    headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned)
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
 }
 
 impl IdentityNow {
@@ -137,10 +161,11 @@ impl IdentityNow {
                 .insert_header((header::ACCEPT, accept))
                 .timeout(self.request_timeout);
             let sent = match &body {
-                Some(b) => req
-                    .insert_header((header::CONTENT_TYPE, "application/json"))
-                    .send_body(b.clone())
-                    .await,
+                Some(b) => {
+                    req.insert_header((header::CONTENT_TYPE, "application/json"))
+                        .send_body(b.clone())
+                        .await
+                }
                 None => req.send().await,
             };
             let resp = sent.map_err(map_send_error)?;
@@ -154,7 +179,10 @@ impl IdentityNow {
     }
 
     /// Reads a bounded body, turning non-2xx answers into [`UpstreamError::Status`].
-    async fn read<S>(&self, mut resp: awc::ClientResponse<S>) -> Result<(StatusCode, Bytes), UpstreamError>
+    async fn read<S>(
+        &self,
+        mut resp: awc::ClientResponse<S>,
+    ) -> Result<(StatusCode, Bytes), UpstreamError>
     where
         S: Stream<Item = Result<Bytes, PayloadError>>,
     {
@@ -165,9 +193,24 @@ impl IdentityNow {
             .map_err(|_| UpstreamError::Timeout("response body timed out".into()))?
             .map_err(|e| UpstreamError::BadResponse(format!("reading body: {e}")))?;
         if !status.is_success() {
-            return Err(UpstreamError::Status { status, body, retry_after });
+            return Err(UpstreamError::Status {
+                status,
+                body,
+                retry_after,
+            });
         }
         Ok((status, body))
+    }
+
+    /// One JSON call: the upstream's status and raw body (SDK paths relay it as is).
+    pub async fn raw(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Bytes>,
+    ) -> Result<(StatusCode, Bytes), UpstreamError> {
+        let resp = self.send(method, path, body, "application/json").await?;
+        self.read(resp).await
     }
 
     async fn json<T: DeserializeOwned>(
@@ -176,17 +219,27 @@ impl IdentityNow {
         path: &str,
         body: Option<Bytes>,
     ) -> Result<T, UpstreamError> {
-        let resp = self.send(method, path, body, "application/json").await?;
-        let (_, bytes) = self.read(resp).await?;
-        serde_json::from_slice(&bytes).map_err(|e| UpstreamError::BadResponse(e.to_string()))
+        let (_, bytes) = self.raw(method, path, body).await?;
+        parse(&bytes)
+    }
+
+    /// Makes sure a tenant token can be had (readiness).
+    pub async fn ensure_token(&self) -> Result<(), UpstreamError> {
+        self.tokens.get(&self.http).await.map(|_| ())
     }
 
     #[tracing::instrument(name = "Starting a report upstream", skip_all)]
-    pub async fn run(&self, family: PathFamily, details: Bytes) -> Result<TaskResultDetails, UpstreamError> {
+    pub async fn run(
+        &self,
+        family: PathFamily,
+        details: Bytes,
+    ) -> Result<TaskResultDetails, UpstreamError> {
         let path = format!("{}/run", family.prefix());
         let t: TaskResultDetails = self.json(Method::POST, &path, Some(details)).await?;
         if ReportId::parse(&t.id).is_err() {
-            return Err(UpstreamError::BadResponse("run returned no usable id".into()));
+            return Err(UpstreamError::BadResponse(
+                "run returned no usable id".into(),
+            ));
         }
         Ok(t)
     }
@@ -208,7 +261,9 @@ impl IdentityNow {
     #[tracing::instrument(name = "Cancelling a report upstream", skip_all, fields(report_id = %id))]
     pub async fn cancel(&self, family: PathFamily, id: &ReportId) -> Result<(), UpstreamError> {
         let path = format!("{}/{id}/cancel", family.prefix());
-        let resp = self.send(Method::POST, &path, None, "application/json").await?;
+        let resp = self
+            .send(Method::POST, &path, None, "application/json")
+            .await?;
         self.read(resp).await.map(|_| ())
     }
 
@@ -224,9 +279,14 @@ impl IdentityNow {
     ) -> Result<FileDownload, UpstreamError> {
         let mut qs = vec![("fileFormat", format.to_owned())];
         qs.extend(query.iter().cloned());
-        let qs = serde_urlencoded::to_string(&qs).map_err(|e| UpstreamError::BadResponse(e.to_string()))?;
+        let qs = serde_urlencoded::to_string(&qs)
+            .map_err(|e| UpstreamError::BadResponse(e.to_string()))?;
         let path = format!("{}/{id}?{qs}", family.prefix());
-        let accept = if format == "pdf" { "application/pdf" } else { "application/csv" };
+        let accept = if format == "pdf" {
+            "application/pdf"
+        } else {
+            "application/csv"
+        };
         let resp = self.send(Method::GET, &path, None, accept).await?;
         if !resp.status().is_success() {
             return Err(self.read(resp).await.err().unwrap_or_else(|| {
@@ -239,7 +299,8 @@ impl IdentityNow {
         Ok(FileDownload {
             content_type: header_str(headers, header::CONTENT_TYPE),
             content_disposition: header_str(headers, header::CONTENT_DISPOSITION),
-            content_length: header_str(headers, header::CONTENT_LENGTH).and_then(|v| v.parse().ok()),
+            content_length: header_str(headers, header::CONTENT_LENGTH)
+                .and_then(|v| v.parse().ok()),
             body: resp.boxed_local(),
         })
     }

@@ -28,7 +28,9 @@ impl AccessToken {
 
 impl std::fmt::Debug for AccessToken {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AccessToken").field("expires_at", &self.expires_at).finish_non_exhaustive()
+        f.debug_struct("AccessToken")
+            .field("expires_at", &self.expires_at)
+            .finish_non_exhaustive()
     }
 }
 
@@ -115,7 +117,8 @@ impl TokenProvider {
 
     /// Seconds until the current token expires (for readiness and metrics).
     pub fn expires_in(&self) -> Option<Duration> {
-        self.cached().map(|t| t.expires_at.saturating_duration_since(self.clock.now()))
+        self.cached()
+            .map(|t| t.expires_at.saturating_duration_since(self.clock.now()))
     }
 
     #[tracing::instrument(name = "Fetching a tenant access token", skip_all)]
@@ -131,7 +134,9 @@ impl TokenProvider {
             .timeout(self.timeout)
             .send_form(&form);
         let mut resp = fut.await.map_err(|e| match map_send_error(e) {
-            UpstreamError::Timeout(m) => UpstreamError::Auth(format!("token endpoint timed out: {m}")),
+            UpstreamError::Timeout(m) => {
+                UpstreamError::Auth(format!("token endpoint timed out: {m}"))
+            }
             other => UpstreamError::Auth(other.to_string()),
         })?;
         let status = resp.status();
@@ -141,7 +146,9 @@ impl TokenProvider {
             .map_err(|e| UpstreamError::Auth(format!("token endpoint body: {e}")))?;
         if !status.is_success() {
             // The body is logged only by status: it could echo credentials.
-            return Err(UpstreamError::Auth(format!("token endpoint answered {status}")));
+            return Err(UpstreamError::Auth(format!(
+                "token endpoint answered {status}"
+            )));
         }
         let parsed: TokenResponse = serde_json::from_slice(&body)
             .map_err(|e| UpstreamError::Auth(format!("token response is not usable: {e}")))?;
@@ -149,7 +156,10 @@ impl TokenProvider {
         let expires_at = started + lifetime;
         // A margin longer than the lifetime would refresh on every call; cap it at half.
         let margin = self.margin.min(lifetime / 2);
-        tracing::info!(expires_in = parsed.expires_in, "obtained a tenant access token");
+        tracing::info!(
+            expires_in = parsed.expires_in,
+            "obtained a tenant access token"
+        );
         Ok(Arc::new(AccessToken {
             value: Secret::new(parsed.access_token),
             expires_at,

@@ -1,0 +1,357 @@
+//! The simplified API: `/v1/reports`, camelCase, one lifecycle vocabulary.
+use super::{disposition_filename, read_body, resource, safe_filename};
+use crate::domain::{validate_report, ReportId, Status};
+use crate::error::{GatewayError, UpstreamError};
+use crate::startup::AppState;
+use crate::upstream::models::{ReportResults, TaskResultDetails};
+use crate::upstream::{IdentityNow, PathFamily};
+use actix_web::http::{header, StatusCode};
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+use utoipa::{IntoParams, ToSchema};
+
+const FAMILY: PathFamily = PathFamily::V3;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(resource("/v1/reports", "POST").route(web::post().to(run_report)))
+        .service(resource("/v1/reports/{id}", "GET").route(web::get().to(get_report)))
+        .service(resource("/v1/reports/{id}/file", "GET").route(web::get().to(download_report)))
+        .service(resource("/v1/reports/{id}/cancel", "POST").route(web::post().to(cancel_report)));
+}
+
+/// A request to run a report.
+#[derive(Deserialize, ToSchema)]
+#[allow(dead_code)] // documents the body; parsing goes through `validate_report`
+pub struct RunReportRequest {
+    /// The report type.
+    #[serde(rename = "type")]
+    #[schema(value_type = crate::domain::ReportType)]
+    report_type: String,
+    /// Arguments as the report type requires them (see the README).
+    #[schema(value_type = Object)]
+    arguments: Option<Value>,
+}
+
+/// Where to go next with a report.
+#[derive(Serialize, ToSchema)]
+pub struct Links {
+    #[serde(rename = "self")]
+    self_: String,
+    cancel: String,
+    /// Download links by format, once the report has files.
+    files: BTreeMap<String, String>,
+}
+
+/// A report as the gateway presents it.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Report {
+    id: String,
+    /// The upstream report type (usually one of the seven run types).
+    #[serde(rename = "type")]
+    report_type: Option<String>,
+    status: Status,
+    rows: Option<i64>,
+    duration_ms: Option<i64>,
+    /// Lower-case formats the file endpoint serves (`csv`, `pdf`).
+    available_formats: Vec<String>,
+    created_at: Option<String>,
+    completed_at: Option<String>,
+    links: Links,
+}
+
+/// The error body of every `/v1` error.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ErrorBody {
+    /// A stable code, e.g. `invalid_argument`, `report_not_found`, `upstream_timeout`.
+    error: String,
+    message: String,
+    request_id: String,
+}
+
+/// Upstream timestamps in UTC RFC 3339; timezone-less ones (seen in the wild) are taken as UTC.
+fn normalize_time(raw: Option<&str>) -> Option<chrono::DateTime<chrono::Utc>> {
+    let raw = raw?;
+    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(raw) {
+        return Some(t.with_timezone(&chrono::Utc));
+    }
+    chrono::NaiveDateTime::parse_from_str(raw, "%Y-%m-%dT%H:%M:%S%.f")
+        .ok()
+        .map(|n| n.and_utc())
+}
+
+fn fmt_time(t: chrono::DateTime<chrono::Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+impl Report {
+    fn new(id: &str, report_type: Option<String>, status: Status, formats: Vec<String>) -> Self {
+        let base = format!("/v1/reports/{id}");
+        let files = if status.has_files() {
+            formats
+                .iter()
+                .map(|f| (f.clone(), format!("{base}/file?format={f}")))
+                .collect()
+        } else {
+            BTreeMap::new()
+        };
+        Self {
+            id: id.to_owned(),
+            report_type,
+            status,
+            rows: None,
+            duration_ms: None,
+            available_formats: formats,
+            created_at: None,
+            completed_at: None,
+            links: Links {
+                cancel: format!("{base}/cancel"),
+                self_: base,
+                files,
+            },
+        }
+    }
+
+    fn from_task(t: &TaskResultDetails) -> Self {
+        let status = match t.completion_status.as_deref() {
+            Some(s) => Status::from_upstream(Some(s)),
+            None if t.launched.is_none() => Status::Pending,
+            None => Status::Running,
+        };
+        let mut r = Self::new(&t.id, t.report_type.clone(), status, vec![]);
+        r.created_at = normalize_time(t.created.as_deref()).map(fmt_time);
+        r.completed_at = normalize_time(t.completed.as_deref()).map(fmt_time);
+        r
+    }
+
+    fn from_results(r: &ReportResults) -> Self {
+        let status = Status::from_upstream(r.status.as_deref());
+        let formats = r
+            .available_formats
+            .iter()
+            .map(|f| f.to_ascii_lowercase())
+            .collect();
+        let mut out = Self::new(&r.id, r.report_type.clone(), status, formats);
+        let created = normalize_time(r.created.as_deref());
+        out.rows = r.rows;
+        out.duration_ms = r.duration;
+        out.created_at = created.map(fmt_time);
+        if status.is_terminal() {
+            out.completed_at = created
+                .zip(r.duration)
+                .map(|(c, d)| fmt_time(c + chrono::Duration::milliseconds(d)));
+        }
+        out
+    }
+}
+
+fn parse_id(raw: &str) -> Result<ReportId, GatewayError> {
+    ReportId::parse(raw).map_err(|m| GatewayError::bad_request("invalid_report_id", m))
+}
+
+/// Start a report.
+#[utoipa::path(
+    post, path = "/v1/reports", tag = "reports",
+    request_body = RunReportRequest,
+    responses(
+        (status = 202, description = "Started (or the already running report of a non-concurrent type)", body = Report,
+         headers(("Location" = String, description = "The report's URL"))),
+        (status = 400, description = "Invalid JSON, unknown type or invalid arguments", body = ErrorBody),
+        (status = 413, description = "Body too large", body = ErrorBody),
+        (status = 502, description = "IdentityNow failed", body = ErrorBody),
+        (status = 503, description = "The gateway cannot authenticate to IdentityNow", body = ErrorBody),
+        (status = 504, description = "IdentityNow timed out", body = ErrorBody),
+    )
+)]
+pub async fn run_report(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+    upstream: web::Data<IdentityNow>,
+) -> Result<HttpResponse, GatewayError> {
+    let body = read_body(&req, payload, state.max_body_bytes).await?;
+    let value: Value = serde_json::from_slice(&body).map_err(|e| {
+        GatewayError::bad_request("invalid_json", format!("body is not valid JSON: {e}"))
+    })?;
+    let obj = value
+        .as_object()
+        .ok_or_else(|| GatewayError::bad_request("invalid_json", "body must be a JSON object"))?;
+    if let Some(k) = obj
+        .keys()
+        .find(|k| !matches!(k.as_str(), "type" | "arguments"))
+    {
+        return Err(GatewayError::bad_request(
+            "invalid_argument",
+            format!("{k}: unknown field (expected type, arguments)"),
+        ));
+    }
+    let t = validate_report(obj.get("type"), obj.get("arguments"), true)
+        .map_err(|e| GatewayError::bad_request("invalid_argument", e.to_string()))?;
+    let details = json!({
+        "reportType": t.as_str(),
+        "arguments": obj.get("arguments").filter(|a| !a.is_null()).cloned().unwrap_or(json!({})),
+    });
+    let task = upstream.run(FAMILY, details.to_string().into()).await?;
+    let report = Report::from_task(&task);
+    Ok(HttpResponse::Accepted()
+        .insert_header((header::LOCATION, report.links.self_.clone()))
+        .json(report))
+}
+
+/// Read a report's status.
+#[utoipa::path(
+    get, path = "/v1/reports/{id}", tag = "reports",
+    params(("id" = String, Path, description = "Report id")),
+    responses(
+        (status = 200, body = Report),
+        (status = 400, description = "Malformed id", body = ErrorBody),
+        (status = 404, description = "No such report", body = ErrorBody),
+        (status = 502, body = ErrorBody), (status = 503, body = ErrorBody), (status = 504, body = ErrorBody),
+    )
+)]
+pub async fn get_report(
+    id: web::Path<String>,
+    upstream: web::Data<IdentityNow>,
+) -> Result<HttpResponse, GatewayError> {
+    let id = parse_id(&id)?;
+    let results = upstream.result(FAMILY, &id, None).await?;
+    let mut report = Report::from_results(&results);
+    // Reports of other task kinds may echo another id; the caller asked for this one.
+    report.id = id.to_string();
+    Ok(HttpResponse::Ok().json(report))
+}
+
+#[derive(Deserialize, IntoParams)]
+pub struct FileQuery {
+    /// `csv` (default) or `pdf`.
+    format: Option<String>,
+    /// Preferred file name (sanitized; the extension is added).
+    name: Option<String>,
+}
+
+/// Download a finished report's file (streamed).
+#[utoipa::path(
+    get, path = "/v1/reports/{id}/file", tag = "reports",
+    params(("id" = String, Path, description = "Report id"), FileQuery),
+    responses(
+        (status = 200, description = "The file", content((Vec<u8> = "application/csv"), (Vec<u8> = "application/pdf"))),
+        (status = 400, body = ErrorBody),
+        (status = 404, description = "No such report, or not in that format", body = ErrorBody),
+        (status = 409, description = "The report is not finished or has no files", body = ErrorBody),
+        (status = 502, body = ErrorBody), (status = 503, body = ErrorBody), (status = 504, body = ErrorBody),
+    )
+)]
+pub async fn download_report(
+    req: HttpRequest,
+    id: web::Path<String>,
+    upstream: web::Data<IdentityNow>,
+) -> Result<HttpResponse, GatewayError> {
+    let id = parse_id(&id)?;
+    let q = web::Query::<FileQuery>::from_query(req.query_string())
+        .map_err(|e| GatewayError::bad_request("invalid_query", e.to_string()))?;
+    let format = match q.format.as_deref().map(str::to_ascii_lowercase).as_deref() {
+        None | Some("csv") => "csv",
+        Some("pdf") => "pdf",
+        Some(_) => {
+            return Err(GatewayError::bad_request(
+                "invalid_format",
+                "format must be csv or pdf",
+            ))
+        }
+    };
+    let download = match upstream.file(FAMILY, &id, format, &[]).await {
+        Ok(d) => d,
+        Err(UpstreamError::Status { status, .. }) if status == StatusCode::NOT_FOUND => {
+            return Err(explain_missing_file(&upstream, &id, format).await)
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let upstream_name = download
+        .content_disposition
+        .as_deref()
+        .and_then(disposition_filename)
+        .map(str::to_owned);
+    let name = q
+        .name
+        .clone()
+        .or(upstream_name)
+        .unwrap_or_else(|| format!("report-{id}"));
+    let mut resp = HttpResponse::Ok();
+    resp.content_type(
+        download
+            .content_type
+            .unwrap_or_else(|| format!("application/{format}")),
+    )
+    .insert_header((
+        header::CONTENT_DISPOSITION,
+        format!("attachment; filename=\"{}\"", safe_filename(&name, format)),
+    ));
+    if let Some(len) = download.content_length {
+        resp.no_chunking(len);
+    }
+    Ok(resp.streaming(download.body))
+}
+
+/// Upstream says "file not found" for unknown reports, unfinished ones and missing
+/// formats alike; one more call tells the caller which.
+async fn explain_missing_file(upstream: &IdentityNow, id: &ReportId, format: &str) -> GatewayError {
+    let results = match upstream.result(FAMILY, id, None).await {
+        Ok(r) => r,
+        Err(e) => return e.into(),
+    };
+    let status = Status::from_upstream(results.status.as_deref());
+    if !status.is_terminal() {
+        return GatewayError::Conflict {
+            code: "report_not_finished",
+            message: "the report is still running; poll it until its status is SUCCESS or WARNING"
+                .into(),
+        };
+    }
+    if !status.has_files() {
+        return GatewayError::Conflict {
+            code: "report_has_no_files",
+            message: format!("the report ended with status {status:?} and has no files"),
+        };
+    }
+    GatewayError::NotFound {
+        code: "format_not_available",
+        message: format!(
+            "the report has no {format} file (available: {})",
+            results.available_formats.join(", ").to_ascii_lowercase()
+        ),
+    }
+}
+
+/// Cancel a report. Cancelling a finished report changes nothing and also answers 204.
+#[utoipa::path(
+    post, path = "/v1/reports/{id}/cancel", tag = "reports",
+    params(("id" = String, Path, description = "Report id")),
+    responses(
+        (status = 204, description = "Cancelled, or already finished"),
+        (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 502, body = ErrorBody), (status = 503, body = ErrorBody), (status = 504, body = ErrorBody),
+    )
+)]
+pub async fn cancel_report(
+    id: web::Path<String>,
+    upstream: web::Data<IdentityNow>,
+) -> Result<HttpResponse, GatewayError> {
+    let id = parse_id(&id)?;
+    upstream.cancel(FAMILY, &id).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timezone_less_upstream_times_are_read_as_utc() {
+        let t = normalize_time(Some("2024-07-01T22:35:38.709")).unwrap();
+        assert_eq!(fmt_time(t), "2024-07-01T22:35:38.709Z");
+        assert!(normalize_time(Some("2020-09-07T42:14:00.364Z")).is_none());
+    }
+}

@@ -1,0 +1,243 @@
+//! The upstream's own paths and shapes, so code written against the official SDKs works
+//! by changing only the base URL and token: `/v3/reports/...` (Python 1.x, Go v2, TS) and
+//! `/reports/v1/...` (Python 2.x, Go v3). Errors use the upstream's bodies.
+use super::{disposition_filename, read_body, resource, safe_filename};
+use crate::domain::{validate_report, ReportId};
+use crate::error::{add_headers, GatewayError, UpstreamError};
+use crate::request_id;
+use crate::startup::AppState;
+use crate::upstream::models::{ErrorResponseDto, ReportResults, TaskResultDetails};
+use crate::upstream::{client::parse, IdentityNow, PathFamily};
+use actix_web::http::{header, Method, StatusCode};
+use actix_web::{web, HttpRequest, HttpResponse, ResponseError};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use std::fmt;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    for (prefix, family) in [
+        ("/v3/reports", PathFamily::V3),
+        ("/reports/v1", PathFamily::V1),
+    ] {
+        let fam = web::Data::new(family);
+        cfg.service(
+            resource(&format!("{prefix}/run"), "POST")
+                .app_data(fam.clone())
+                .route(web::post().to(run)),
+        )
+        .service(
+            resource(&format!("{prefix}/{{id}}/result"), "GET")
+                .app_data(fam.clone())
+                .route(web::get().to(result)),
+        )
+        .service(
+            resource(&format!("{prefix}/{{id}}/cancel"), "POST")
+                .app_data(fam.clone())
+                .route(web::post().to(cancel)),
+        )
+        .service(
+            resource(&format!("{prefix}/{{id}}"), "GET")
+                .app_data(fam)
+                .route(web::get().to(file)),
+        );
+    }
+}
+
+/// A gateway error rendered the way the upstream would render it.
+#[derive(Debug)]
+pub struct SdkError(GatewayError);
+
+impl fmt::Display for SdkError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl<E: Into<GatewayError>> From<E> for SdkError {
+    fn from(e: E) -> Self {
+        Self(e.into())
+    }
+}
+
+impl ResponseError for SdkError {
+    fn status_code(&self) -> StatusCode {
+        match &self.0 {
+            // Upstream 4xx answers (other than its refusal of our own token) pass through.
+            GatewayError::Upstream(UpstreamError::Status { status, .. })
+                if status.is_client_error() && status.as_u16() != 401 =>
+            {
+                *status
+            }
+            e => e.status_code(),
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let status = self.status_code();
+        let mut resp = HttpResponse::build(status);
+        add_headers(&self.0, &mut resp);
+        match &self.0 {
+            GatewayError::Upstream(UpstreamError::Status {
+                body, retry_after, ..
+            }) if status.is_client_error() => {
+                if let Some(r) = retry_after {
+                    resp.insert_header((header::RETRY_AFTER, r.as_str()));
+                }
+                resp.content_type("application/json").body(body.clone())
+            }
+            _ if status == StatusCode::TOO_MANY_REQUESTS => {
+                resp.json(json!({"message": " Rate Limit Exceeded "}))
+            }
+            e => {
+                let (_, message) = e.code_and_message();
+                let detail = format!(
+                    "{} {}",
+                    status.as_u16(),
+                    status.canonical_reason().unwrap_or("")
+                );
+                resp.json(ErrorResponseDto::new(
+                    detail.trim(),
+                    &request_id::current(),
+                    message,
+                ))
+            }
+        }
+    }
+}
+
+fn parse_id(raw: &str) -> Result<ReportId, SdkError> {
+    ReportId::parse(raw).map_err(|m| GatewayError::bad_request("invalid_report_id", m).into())
+}
+
+fn relay_json(body: bytes::Bytes) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("application/json")
+        .body(body)
+}
+
+async fn run(
+    req: HttpRequest,
+    payload: web::Payload,
+    family: web::Data<PathFamily>,
+    state: web::Data<AppState>,
+    upstream: web::Data<IdentityNow>,
+) -> Result<HttpResponse, SdkError> {
+    let body = read_body(&req, payload, state.max_body_bytes).await?;
+    let value: Value = serde_json::from_slice(&body).map_err(|e| {
+        GatewayError::bad_request("invalid_json", format!("body is not valid JSON: {e}"))
+    })?;
+    let obj = value.as_object().ok_or_else(|| {
+        GatewayError::bad_request("invalid_json", "body must be a ReportDetails object")
+    })?;
+    validate_report(obj.get("reportType"), obj.get("arguments"), true).map_err(|e| {
+        GatewayError::bad_request(
+            "invalid_argument",
+            e.to_string().replacen("type", "reportType", 1),
+        )
+    })?;
+    let details = json!({
+        "reportType": obj["reportType"],
+        "arguments": obj.get("arguments").filter(|a| !a.is_null()).cloned().unwrap_or(json!({})),
+    });
+    let path = format!("{}/run", family.prefix());
+    let (_, body) = upstream
+        .raw(Method::POST, &path, Some(details.to_string().into()))
+        .await?;
+    let task: TaskResultDetails = parse(&body)?;
+    parse_id(&task.id)
+        .map_err(|_| UpstreamError::BadResponse("run returned no usable id".into()))?;
+    Ok(relay_json(body))
+}
+
+#[derive(Deserialize)]
+struct ResultQuery {
+    completed: Option<bool>,
+}
+
+async fn result(
+    req: HttpRequest,
+    id: web::Path<String>,
+    family: web::Data<PathFamily>,
+    upstream: web::Data<IdentityNow>,
+) -> Result<HttpResponse, SdkError> {
+    let id = parse_id(&id)?;
+    let q = web::Query::<ResultQuery>::from_query(req.query_string())
+        .map_err(|e| GatewayError::bad_request("invalid_query", e.to_string()))?;
+    let mut path = format!("{}/{id}/result", family.prefix());
+    if let Some(c) = q.completed {
+        path.push_str(&format!("?completed={c}"));
+    }
+    let (_, body) = upstream.raw(Method::GET, &path, None).await?;
+    let _: ReportResults = parse(&body)?;
+    Ok(relay_json(body))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct FileQuery {
+    file_format: Option<String>,
+    name: Option<String>,
+    auditable: Option<bool>,
+}
+
+async fn file(
+    req: HttpRequest,
+    id: web::Path<String>,
+    family: web::Data<PathFamily>,
+    upstream: web::Data<IdentityNow>,
+) -> Result<HttpResponse, SdkError> {
+    let id = parse_id(&id)?;
+    let q = web::Query::<FileQuery>::from_query(req.query_string())
+        .map_err(|e| GatewayError::bad_request("invalid_query", e.to_string()))?;
+    let format = match q.file_format.as_deref() {
+        Some("csv") => "csv",
+        Some("pdf") => "pdf",
+        _ => {
+            return Err(GatewayError::bad_request(
+                "invalid_format",
+                "fileFormat is required and must be one of csv, pdf",
+            )
+            .into())
+        }
+    };
+    let mut extra = Vec::new();
+    if let Some(name) = &q.name {
+        extra.push(("name", name.clone()));
+    }
+    if let Some(a) = q.auditable {
+        extra.push(("auditable", a.to_string()));
+    }
+    let download = upstream.file(**family, &id, format, &extra).await?;
+    let name = download
+        .content_disposition
+        .as_deref()
+        .and_then(disposition_filename)
+        .map(str::to_owned)
+        .or_else(|| q.name.clone())
+        .unwrap_or_else(|| format!("report-{id}"));
+    let mut resp = HttpResponse::Ok();
+    resp.content_type(
+        download
+            .content_type
+            .unwrap_or_else(|| format!("application/{format}")),
+    )
+    // Quoted, as the SDKs' `filename="(.+?)"` regex needs.
+    .insert_header((
+        header::CONTENT_DISPOSITION,
+        format!("attachment; filename=\"{}\"", safe_filename(&name, format)),
+    ));
+    if let Some(len) = download.content_length {
+        resp.no_chunking(len);
+    }
+    Ok(resp.streaming(download.body))
+}
+
+async fn cancel(
+    id: web::Path<String>,
+    family: web::Data<PathFamily>,
+    upstream: web::Data<IdentityNow>,
+) -> Result<HttpResponse, SdkError> {
+    let id = parse_id(&id)?;
+    upstream.cancel(**family, &id).await?;
+    Ok(HttpResponse::NoContent().finish())
+}

@@ -1,0 +1,72 @@
+//! `reportgate sandbox`: the simulator and the gateway in one process on loopback,
+//! configured for each other, with ready-to-paste curl lines.
+use crate::clock::Clock;
+use crate::config::{LogFormat, Settings};
+use crate::secret::Secret;
+use crate::simulator::{Simulator, SimulatorHandle};
+use crate::startup::Application;
+use std::net::SocketAddr;
+
+pub struct Sandbox {
+    pub gateway: Application,
+    pub simulator: SimulatorHandle,
+    pub settings: Settings,
+}
+
+impl Sandbox {
+    pub fn start(listen: SocketAddr) -> anyhow::Result<Self> {
+        let secret = format!("{:032x}", rand::random::<u128>());
+        let simulator = Simulator::builder()
+            .credentials("sandbox-client", &secret)
+            .start()?;
+        let mut settings = Settings::defaults();
+        settings.server.listen = listen.to_string();
+        settings.server.workers = 2;
+        settings.tenant.base_url = simulator.base_url();
+        settings.tenant.client_id = "sandbox-client".into();
+        settings.tenant.client_secret = Some(Secret::new(secret));
+        settings.log.format = LogFormat::Pretty;
+        if let Err(problems) = settings.validate() {
+            anyhow::bail!("sandbox settings are invalid: {problems:?}");
+        }
+        let gateway = Application::build(&settings, Clock::default())?;
+        Ok(Self {
+            gateway,
+            simulator,
+            settings,
+        })
+    }
+
+    /// What a newcomer reads first.
+    pub fn banner(&self) -> String {
+        let host = self
+            .settings
+            .server
+            .listen
+            .parse::<SocketAddr>()
+            .map(|a| a.ip().to_string())
+            .unwrap_or_default();
+        let gw = format!("http://{host}:{}", self.gateway.port());
+        format!(
+            r#"reportgate sandbox
+  gateway            {gw}   (API open: caller authentication is not enabled in the sandbox yet)
+  IdentityNow sim    {sim}   (client id sandbox-client; reports finish after {secs} s)
+  OpenAPI            {gw}/openapi.json
+
+Try it (bash):
+  # run an account export; the gateway answers 202 with the report and its id
+  ID=$(curl -s -X POST {gw}/v1/reports -H 'Content-Type: application/json' \
+        -d '{{"type":"ACCOUNTS","arguments":{{"application":"2c9180835d2e5168015d32f890ca1581","sourceName":"Active Directory"}}}}' \
+        | sed -E 's/.*"id":"([^"]+)".*/\1/'); echo "$ID"
+  # poll until status is SUCCESS
+  curl -s {gw}/v1/reports/$ID
+  # download the CSV (saved under the name the gateway gives)
+  curl -s -OJ "{gw}/v1/reports/$ID/file?format=csv"
+  # cancel (204; a finished report stays finished)
+  curl -s -i -X POST {gw}/v1/reports/$ID/cancel
+"#,
+            sim = self.simulator.base_url(),
+            secs = self.simulator.config().report_duration.as_secs(),
+        )
+    }
+}

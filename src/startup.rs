@@ -1,0 +1,98 @@
+//! Builds the gateway's HTTP server from settings: binds (port 0 works), wires the
+//! upstream client per worker, middleware and routes.
+use crate::clock::Clock;
+use crate::config::Settings;
+use crate::request_id::{self, RequestId};
+use crate::routes;
+use crate::upstream::Upstream;
+use actix_web::body::MessageBody;
+use actix_web::dev::{Server, ServerHandle, ServiceRequest, ServiceResponse};
+use actix_web::middleware::from_fn;
+use actix_web::{web, App, HttpMessage, HttpServer};
+use std::net::TcpListener;
+use tracing::Span;
+use tracing_actix_web::{DefaultRootSpanBuilder, RootSpanBuilder, TracingLogger};
+
+/// Settings every worker reads.
+#[derive(Clone, Debug)]
+pub struct AppState {
+    pub max_body_bytes: usize,
+}
+
+pub struct Application {
+    port: u16,
+    server: Server,
+}
+
+/// Root spans carry the request id the caller sees in `X-Request-Id`.
+pub struct GatewaySpan;
+
+impl RootSpanBuilder for GatewaySpan {
+    fn on_request_start(request: &ServiceRequest) -> Span {
+        let id = request
+            .extensions()
+            .get::<RequestId>()
+            .map(|r| r.0.clone())
+            .unwrap_or_default();
+        tracing_actix_web::root_span!(level = tracing::Level::INFO, request, request_id = %id)
+    }
+
+    fn on_request_end<B: MessageBody>(
+        span: Span,
+        outcome: &Result<ServiceResponse<B>, actix_web::Error>,
+    ) {
+        DefaultRootSpanBuilder::on_request_end(span, outcome);
+    }
+}
+
+impl Application {
+    /// Binds `server.listen` and prepares the server.
+    pub fn build(settings: &Settings, clock: Clock) -> anyhow::Result<Self> {
+        let listener = TcpListener::bind(&settings.server.listen)
+            .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", settings.server.listen))?;
+        Self::with_listener(settings, clock, listener)
+    }
+
+    pub fn with_listener(
+        settings: &Settings,
+        clock: Clock,
+        listener: TcpListener,
+    ) -> anyhow::Result<Self> {
+        let port = listener.local_addr()?.port();
+        let upstream = Upstream::new(settings.tenant.clone(), clock).map_err(anyhow::Error::msg)?;
+        let state = web::Data::new(AppState {
+            max_body_bytes: settings.server.max_body_bytes,
+        });
+        let mut server = HttpServer::new(move || {
+            App::new()
+                .app_data(state.clone())
+                // awc is !Send: each worker builds its own client over the shared token cache.
+                .app_data(web::Data::new(upstream.client()))
+                .wrap(TracingLogger::<GatewaySpan>::new())
+                .wrap(from_fn(request_id::middleware))
+                .configure(routes::configure)
+                .default_service(web::to(routes::not_found))
+        })
+        .shutdown_timeout(settings.server.shutdown_timeout.as_secs())
+        .listen(listener)?;
+        if settings.server.workers > 0 {
+            server = server.workers(settings.server.workers);
+        }
+        Ok(Self {
+            port,
+            server: server.run(),
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn handle(&self) -> ServerHandle {
+        self.server.handle()
+    }
+
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}

@@ -1,0 +1,88 @@
+use std::process::Command;
+
+fn reportgate() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_reportgate"));
+    // Start from a clean slate: no inherited REPORTGATE_* settings.
+    for (k, _) in std::env::vars() {
+        if k.starts_with("REPORTGATE") {
+            c.env_remove(k);
+        }
+    }
+    c
+}
+
+#[test]
+fn config_check_lists_every_problem_with_its_key_and_exits_64() {
+    let out = reportgate()
+        .args(["config", "check"])
+        .env("REPORTGATE__TENANT__BASE_URL", "not a url")
+        .env("REPORTGATE__TENANT__CONNECT_TIMEOUT", "0s")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(64));
+    let err = String::from_utf8_lossy(&out.stderr);
+    for key in [
+        "tenant.base_url",
+        "tenant.client_id",
+        "tenant.client_secret",
+        "tenant.connect_timeout",
+    ] {
+        assert!(err.contains(key), "{key} missing in: {err}");
+    }
+    assert!(!err.contains("panicked"));
+}
+
+#[test]
+fn config_check_prints_the_effective_config_with_secrets_redacted() {
+    let dir = std::env::temp_dir().join(format!("rg-cli-{}.yaml", std::process::id()));
+    std::fs::write(
+        &dir,
+        "tenant:\n  base_url: https://acme.api.identitynow.com\n  client_id: abc\n",
+    )
+    .unwrap();
+    let out = reportgate()
+        .args(["config", "check", "--config"])
+        .arg(&dir)
+        .env("REPORTGATE__TENANT__CLIENT_SECRET", "very-secret-value")
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let shown: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        shown["tenant"]["base_url"],
+        "https://acme.api.identitynow.com"
+    );
+    assert_eq!(shown["tenant"]["client_secret"], "[REDACTED]");
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("very-secret-value"));
+    std::fs::remove_file(dir).ok();
+}
+
+#[test]
+fn serve_with_a_bad_configuration_exits_64_instead_of_panicking() {
+    let out = reportgate().arg("serve").output().unwrap();
+    assert_eq!(out.status.code(), Some(64));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("tenant.base_url"));
+}
+
+#[test]
+fn help_explains_every_subcommand() {
+    let out = reportgate().arg("--help").output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    for sub in ["serve", "simulate", "sandbox", "config"] {
+        assert!(text.contains(sub), "{sub} missing in help");
+    }
+    for sub in [
+        &["serve", "--help"][..],
+        &["simulate", "--help"],
+        &["sandbox", "--help"],
+        &["config", "check", "--help"],
+    ] {
+        let out = reportgate().args(sub).output().unwrap();
+        assert!(out.status.success(), "{sub:?}");
+    }
+}

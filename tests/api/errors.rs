@@ -1,0 +1,118 @@
+use crate::helpers::{assert_error, settings_for, spawn_app, spawn_gateway, spawn_with};
+use reportgate::simulator::{FaultAction, Op, Simulator};
+use std::time::Duration;
+
+const ID: &str = "0123456789abcdef0123456789abcdef";
+
+#[actix_rt::test]
+async fn an_upstream_500_becomes_502_without_echoing_the_upstream_body() {
+    let app = spawn_app().await;
+    app.sim
+        .fail_next(Op::Result, FaultAction::Status { status: 500 }, 1);
+    let r = app.status(ID).await;
+    assert_error(&r, 502, "upstream_error");
+    assert!(!r.text().contains("trackingId") && !r.text().contains("Internal Fault"));
+}
+
+#[actix_rt::test]
+async fn a_tenant_that_cannot_be_reached_at_all_answers_503_and_is_not_ready() {
+    let sim = Simulator::builder().start().unwrap();
+    let mut settings = settings_for(&sim);
+    // A port nothing listens on.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    settings.tenant.base_url = format!("http://{closed}");
+    let app = spawn_gateway(sim, settings);
+    assert_error(&app.status(ID).await, 503, "upstream_auth_failed");
+    assert_eq!(app.request("GET", "/readyz", None).await.status, 503);
+}
+
+#[actix_rt::test]
+async fn an_upstream_that_stops_listening_becomes_502_upstream_unreachable() {
+    let app = spawn_app().await;
+    let id = app.run_accounts().await;
+    app.sim.stop().await;
+    assert_error(&app.status(&id).await, 502, "upstream_unreachable");
+}
+
+#[actix_rt::test]
+async fn an_upstream_that_does_not_answer_in_time_becomes_504() {
+    let app = spawn_with(Simulator::builder(), |s| {
+        s.tenant.request_timeout = Duration::from_millis(300)
+    })
+    .await;
+    app.sim.fail_next(Op::Result, FaultAction::Hang, 1);
+    assert_error(&app.status(ID).await, 504, "upstream_timeout");
+}
+
+#[actix_rt::test]
+async fn malformed_or_wrongly_shaped_upstream_json_becomes_502() {
+    let app = spawn_app().await;
+    app.sim.fail_next(Op::Result, FaultAction::Malformed, 1);
+    assert_error(&app.status(ID).await, 502, "upstream_bad_response");
+    app.sim.fail_next(Op::Result, FaultAction::WrongShape, 1);
+    assert_error(&app.status(ID).await, 502, "upstream_bad_response");
+    app.sim.fail_next(Op::Run, FaultAction::Malformed, 1);
+    let r = app.run(r#"{"type":"IDENTITIES"}"#).await;
+    assert_error(&r, 502, "upstream_bad_response");
+}
+
+#[actix_rt::test]
+async fn an_upstream_429_is_passed_on_with_its_retry_after() {
+    let app = spawn_app().await;
+    app.sim.fail_next(
+        Op::Result,
+        FaultAction::RateLimited {
+            retry_after: "7".into(),
+        },
+        1,
+    );
+    let r = app.status(ID).await;
+    assert_error(&r, 429, "upstream_rate_limited");
+    assert_eq!(r.header("retry-after").as_deref(), Some("7"));
+}
+
+#[actix_rt::test]
+async fn undeclared_methods_get_405_with_allow_and_unknown_paths_get_json_404() {
+    let app = spawn_app().await;
+    let r = app
+        .request("DELETE", &format!("/v1/reports/{ID}"), None)
+        .await;
+    assert_error(&r, 405, "method_not_allowed");
+    assert_eq!(r.header("allow").as_deref(), Some("GET"));
+    let r = app.request("GET", "/v1/reports", None).await;
+    assert_eq!(r.header("allow").as_deref(), Some("POST"));
+    let r = app.request("PUT", "/v3/reports/run", None).await;
+    assert_eq!(
+        (r.status.as_u16(), r.header("allow").as_deref()),
+        (405, Some("POST"))
+    );
+    assert_error(
+        &app.request("GET", "/v2/nothing", None).await,
+        404,
+        "route_not_found",
+    );
+    assert_eq!(app.sim.counters().api_calls(), 0);
+}
+
+#[actix_rt::test]
+async fn a_well_formed_request_id_is_kept_and_a_hostile_one_replaced() {
+    let app = spawn_app().await;
+    let r = app
+        .request_with(
+            "GET",
+            "/healthz",
+            None,
+            &[("x-request-id", "trace-abc-123")],
+        )
+        .await;
+    assert_eq!(r.header("x-request-id").as_deref(), Some("trace-abc-123"));
+    let r = app
+        .request_with("GET", "/healthz", None, &[("x-request-id", "a b<script>")])
+        .await;
+    let id = r.header("x-request-id").unwrap();
+    assert_eq!(id.len(), 32);
+    assert!(id.chars().all(|c| c.is_ascii_hexdigit()));
+}

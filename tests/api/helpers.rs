@@ -1,0 +1,162 @@
+use awc::http::StatusCode;
+use bytes::Bytes;
+use reportgate::clock::Clock;
+use reportgate::config::Settings;
+use reportgate::secret::Secret;
+use reportgate::simulator::{Simulator, SimulatorBuilder, SimulatorHandle};
+use reportgate::startup::Application;
+use serde_json::Value;
+use std::net::TcpListener;
+use std::time::Duration;
+
+pub struct TestApp {
+    pub address: String,
+    pub sim: SimulatorHandle,
+    /// The gateway's clock: moving it forward makes tokens due for refresh.
+    pub clock: Clock,
+    pub http: awc::Client,
+}
+
+pub struct Response {
+    pub status: StatusCode,
+    pub headers: awc::http::header::HeaderMap,
+    pub body: Bytes,
+}
+
+impl Response {
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&self.body)))
+    }
+
+    pub fn header(&self, name: &str) -> Option<String> {
+        self.headers
+            .get(name)
+            .map(|v| v.to_str().unwrap().to_owned())
+    }
+
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+}
+
+/// Settings pointing at a simulator, on a random loopback port.
+pub fn settings_for(sim: &SimulatorHandle) -> Settings {
+    let mut s = Settings::defaults();
+    s.server.listen = "127.0.0.1:0".into();
+    s.server.workers = 2;
+    s.tenant.base_url = sim.base_url();
+    s.tenant.client_id = sim.config().client_id.clone();
+    s.tenant.client_secret = Some(Secret::new(sim.config().client_secret.clone()));
+    s.tenant.request_timeout = Duration::from_secs(5);
+    s.tenant.token_timeout = Duration::from_secs(2);
+    s
+}
+
+/// A simulator whose reports finish at once, and a gateway in front of it.
+pub async fn spawn_app() -> TestApp {
+    spawn_with(Simulator::builder().report_duration(Duration::ZERO), |_| {}).await
+}
+
+pub async fn spawn_with(sim: SimulatorBuilder, tweak: impl FnOnce(&mut Settings)) -> TestApp {
+    let sim = sim.start().expect("simulator starts");
+    let mut settings = settings_for(&sim);
+    tweak(&mut settings);
+    spawn_gateway(sim, settings)
+}
+
+pub fn spawn_gateway(sim: SimulatorHandle, settings: Settings) -> TestApp {
+    let clock = Clock::default();
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let app =
+        Application::with_listener(&settings, clock.clone(), listener).expect("gateway builds");
+    let address = format!("http://127.0.0.1:{}", app.port());
+    actix_rt::spawn(app.run_until_stopped());
+    TestApp {
+        address,
+        sim,
+        clock,
+        http: awc::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .finish(),
+    }
+}
+
+impl TestApp {
+    pub async fn request(&self, method: &str, path: &str, body: Option<&str>) -> Response {
+        self.request_with(method, path, body, &[]).await
+    }
+
+    pub async fn request_with(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&str>,
+        headers: &[(&str, &str)],
+    ) -> Response {
+        let mut req = self
+            .http
+            .request(method.parse().unwrap(), format!("{}{path}", self.address));
+        for (k, v) in headers {
+            req = req.insert_header((*k, *v));
+        }
+        let mut resp = match body {
+            Some(b) => {
+                req.insert_header(("content-type", "application/json"))
+                    .send_body(b.to_owned())
+                    .await
+            }
+            None => req.send().await,
+        }
+        .expect("gateway answers");
+        let body = resp.body().limit(1 << 30).await.expect("body");
+        Response {
+            status: resp.status(),
+            headers: resp.headers().clone(),
+            body,
+        }
+    }
+
+    pub async fn run(&self, body: &str) -> Response {
+        self.request("POST", "/v1/reports", Some(body)).await
+    }
+
+    pub async fn run_accounts(&self) -> String {
+        let r = self
+            .run(r#"{"type":"ACCOUNTS","arguments":{"application":"2c9180835d2e5168015d32f890ca1581","sourceName":"Active Directory"}}"#)
+            .await;
+        assert_eq!(r.status, 202, "{}", r.text());
+        r.json()["id"].as_str().unwrap().to_owned()
+    }
+
+    pub async fn status(&self, id: &str) -> Response {
+        self.request("GET", &format!("/v1/reports/{id}"), None)
+            .await
+    }
+
+    pub async fn download(&self, id: &str, format: &str) -> Response {
+        self.request(
+            "GET",
+            &format!("/v1/reports/{id}/file?format={format}"),
+            None,
+        )
+        .await
+    }
+
+    pub async fn cancel(&self, id: &str) -> Response {
+        self.request("POST", &format!("/v1/reports/{id}/cancel"), None)
+            .await
+    }
+}
+
+/// Asserts a `/v1` error body: code, message, request id matching the header.
+pub fn assert_error(r: &Response, status: u16, code: &str) {
+    assert_eq!(r.status.as_u16(), status, "{}", r.text());
+    let body = r.json();
+    assert_eq!(body["error"], code, "{body}");
+    assert!(body["message"].as_str().is_some_and(|m| !m.is_empty()));
+    assert_eq!(
+        body["requestId"].as_str(),
+        r.header("x-request-id").as_deref()
+    );
+}

@@ -1,0 +1,10 @@
+//! Black-box tests: the real gateway over HTTP against the real simulator, on loopback,
+//! port 0.
+mod cli;
+mod errors;
+mod helpers;
+mod https;
+mod reports;
+mod sdk_paths;
+mod security;
+mod tokens;

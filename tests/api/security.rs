@@ -1,0 +1,128 @@
+use crate::helpers::{assert_error, spawn_app, spawn_with};
+use reportgate::simulator::Simulator;
+use std::io::Read;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+#[actix_rt::test]
+async fn hostile_report_ids_get_400_and_no_upstream_call() {
+    let app = spawn_app().await;
+    let hostile = [
+        "..",
+        "%2e%2e",
+        "a%2Fb",
+        "a%00b",
+        "a%0d%0aX-Injected:%201",
+        "%E2%80%AEabc",
+        "id;rm",
+        "%3Cscript%3E",
+    ];
+    let long = "a".repeat(65);
+    for id in hostile.iter().copied().chain([long.as_str()]) {
+        for path in [
+            format!("/v1/reports/{id}"),
+            format!("/v1/reports/{id}/file?format=csv"),
+            format!("/v3/reports/{id}/result"),
+            format!("/reports/v1/{id}?fileFormat=csv"),
+        ] {
+            let r = app.request("GET", &path, None).await;
+            assert_eq!(r.status, 400, "{path}: {}", r.text());
+        }
+        assert_error(&app.cancel(id).await, 400, "invalid_report_id");
+    }
+    assert_eq!(app.sim.counters().api_calls(), 0);
+    assert_eq!(app.sim.counters().token_requests, 0);
+}
+
+#[actix_rt::test]
+async fn oversize_bodies_get_413_and_no_upstream_call() {
+    let app = spawn_with(Simulator::builder(), |s| s.server.max_body_bytes = 1024).await;
+    let big = format!(
+        r#"{{"type":"SEARCH_EXPORT","arguments":{{"query":"{}"}}}}"#,
+        "a".repeat(4096)
+    );
+    assert_error(&app.run(&big).await, 413, "payload_too_large");
+    let r = app.request("POST", "/v3/reports/run", Some(&big)).await;
+    assert_eq!(r.status, 413);
+    assert_eq!(app.sim.counters().api_calls(), 0);
+}
+
+/// Runs the real binary with trace logging and checks that neither the client secret nor
+/// any access token (a JWT, `eyJ...`) is ever written.
+#[actix_rt::test]
+async fn secrets_never_appear_in_logs() {
+    let sim = Simulator::builder()
+        .credentials("log-test-client", "TOPSECRET-client-secret-value")
+        .report_duration(Duration::ZERO)
+        .start()
+        .unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_reportgate"))
+        .arg("serve")
+        .env("RUST_LOG", "trace")
+        .env("REPORTGATE__SERVER__LISTEN", format!("127.0.0.1:{port}"))
+        .env("REPORTGATE__TENANT__BASE_URL", sim.base_url())
+        .env("REPORTGATE__TENANT__CLIENT_ID", "log-test-client")
+        .env(
+            "REPORTGATE__TENANT__CLIENT_SECRET",
+            "TOPSECRET-client-secret-value",
+        )
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Drain the pipes while the child runs, or trace logging fills them and blocks it.
+    let drain = |mut pipe: Box<dyn Read + Send>| {
+        std::thread::spawn(move || {
+            let mut s = String::new();
+            pipe.read_to_string(&mut s).ok();
+            s
+        })
+    };
+    let stderr = drain(Box::new(child.stderr.take().unwrap()));
+    let stdout = drain(Box::new(child.stdout.take().unwrap()));
+    let http = awc::Client::default();
+    let base = format!("http://127.0.0.1:{port}");
+    // Bounded wait for the child to listen.
+    let mut ready = false;
+    for _ in 0..100 {
+        if let Ok(r) = http.get(format!("{base}/readyz")).send().await {
+            ready = r.status() == 200;
+            break;
+        }
+        actix_rt::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(ready, "gateway did not become ready");
+    let mut r = http
+        .post(format!("{base}/v1/reports"))
+        .send_json(&serde_json::json!({"type": "IDENTITIES"}))
+        .await
+        .unwrap();
+    let body: serde_json::Value = r.json().await.unwrap();
+    let id = body["id"].as_str().unwrap().to_owned();
+    let mut r = http
+        .get(format!("{base}/v1/reports/{id}/file?format=csv"))
+        .send()
+        .await
+        .unwrap();
+    r.body().limit(1 << 20).await.unwrap();
+    sim.revoke_tokens(); // forces a 401, a refresh and a retry: the riskiest path for leaks
+    http.get(format!("{base}/v1/reports/{id}"))
+        .send()
+        .await
+        .unwrap();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let logs = stderr.join().unwrap() + &stdout.join().unwrap();
+    assert!(
+        logs.contains("obtained a tenant access token"),
+        "trace logs were captured"
+    );
+    assert!(!logs.contains("TOPSECRET"), "client secret leaked");
+    assert!(!logs.contains("eyJ"), "an access token leaked");
+    assert!(sim.counters().token_grants >= 2);
+}

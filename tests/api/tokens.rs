@@ -1,0 +1,150 @@
+use crate::helpers::{assert_error, spawn_app, spawn_with};
+use futures_util::future::join_all;
+use reportgate::simulator::{FaultAction, Op, Simulator};
+use std::time::Duration;
+
+#[actix_rt::test]
+async fn one_token_serves_many_requests() {
+    let app = spawn_app().await;
+    let id = app.run_accounts().await;
+    for _ in 0..5 {
+        assert_eq!(app.status(&id).await.status, 200);
+    }
+    assert_eq!(app.sim.counters().token_requests, 1);
+}
+
+#[actix_rt::test]
+async fn two_hundred_concurrent_calls_on_a_cold_gateway_make_exactly_one_token_request() {
+    // Slow token endpoint, so that every call arrives while the first fetch is in flight.
+    let app = spawn_with(
+        Simulator::builder()
+            .report_duration(Duration::ZERO)
+            .rate_limit(0, Duration::from_secs(10)),
+        |_| {},
+    )
+    .await;
+    app.sim
+        .fail_next(Op::Token, FaultAction::Delay { ms: 300 }, 1);
+    let id = "0123456789abcdef0123456789abcdef";
+    let calls = (0..200).map(|_| app.status(id));
+    let responses = join_all(calls).await;
+    assert!(
+        responses.iter().all(|r| r.status == 404),
+        "every call reached upstream"
+    );
+    assert_eq!(app.sim.counters().token_requests, 1);
+    assert_eq!(app.sim.counters().result, 200);
+}
+
+#[actix_rt::test]
+async fn a_token_is_refreshed_before_it_expires() {
+    let app = spawn_with(
+        Simulator::builder()
+            .report_duration(Duration::ZERO)
+            .token_ttl(Duration::from_secs(600)),
+        |s| {
+            s.tenant.token_refresh_margin = Duration::from_secs(60);
+        },
+    )
+    .await;
+    let id = app.run_accounts().await;
+    app.clock.advance(Duration::from_secs(530));
+    assert_eq!(app.status(&id).await.status, 200);
+    assert_eq!(
+        app.sim.counters().token_requests,
+        1,
+        "still well before the margin"
+    );
+    app.clock.advance(Duration::from_secs(20));
+    assert_eq!(app.status(&id).await.status, 200);
+    assert_eq!(
+        app.sim.counters().token_requests,
+        2,
+        "inside the margin: refreshed"
+    );
+    assert_eq!(
+        app.sim.counters().unauthorized,
+        0,
+        "the old token was never used past expiry"
+    );
+}
+
+#[actix_rt::test]
+async fn a_token_the_upstream_says_has_expired_is_replaced_and_the_call_retried_once() {
+    let app = spawn_app().await;
+    let id = app.run_accounts().await;
+    // The tenant's clock runs ahead: our token is expired there but not by our reckoning.
+    app.sim.advance(Duration::from_secs(10_000));
+    let r = app.status(&id).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let c = app.sim.counters();
+    assert_eq!((c.unauthorized, c.token_grants), (1, 2));
+}
+
+#[actix_rt::test]
+async fn a_revoked_token_is_replaced_once_and_concurrent_failures_do_not_storm() {
+    let app = spawn_app().await;
+    let id = app.run_accounts().await;
+    app.sim.revoke_tokens();
+    let responses = join_all((0..20).map(|_| app.status(&id))).await;
+    assert!(responses.iter().all(|r| r.status == 200));
+    let grants = app.sim.counters().token_grants;
+    assert!(grants <= 3, "{grants} token grants for one revocation");
+}
+
+#[actix_rt::test]
+async fn a_401_on_every_call_ends_in_a_clear_503_after_one_refresh() {
+    let app = spawn_app().await;
+    app.sim
+        .fail_next(Op::Result, FaultAction::Status { status: 401 }, 100);
+    let r = app.status("0123456789abcdef0123456789abcdef").await;
+    assert_error(&r, 503, "upstream_auth_failed");
+    let c = app.sim.counters();
+    assert_eq!(
+        (c.result, c.token_grants),
+        (2, 2),
+        "one retry with one fresh token"
+    );
+}
+
+#[actix_rt::test]
+async fn token_endpoint_failures_give_503_upstream_auth_failed() {
+    let app = spawn_app().await;
+    app.sim
+        .fail_next(Op::Token, FaultAction::Status { status: 500 }, 1);
+    assert_error(&app.status("abc").await, 503, "upstream_auth_failed");
+    assert_eq!(app.sim.counters().api_calls(), 0);
+    // The next call gets a token.
+    assert_eq!(app.status("abc").await.status, 404);
+}
+
+#[actix_rt::test]
+async fn wrong_client_credentials_give_503_and_readiness_fails() {
+    let app = spawn_with(Simulator::builder(), |s| {
+        s.tenant.client_secret = Some(reportgate::secret::Secret::new("wrong".into()));
+    })
+    .await;
+    assert_error(&app.status("abc").await, 503, "upstream_auth_failed");
+    assert_eq!(app.request("GET", "/readyz", None).await.status, 503);
+}
+
+#[actix_rt::test]
+async fn a_hanging_token_endpoint_gives_503_within_the_token_timeout() {
+    let app = spawn_with(Simulator::builder(), |s| {
+        s.tenant.token_timeout = Duration::from_millis(300)
+    })
+    .await;
+    app.sim.fail_next(Op::Token, FaultAction::Hang, 1);
+    let started = std::time::Instant::now();
+    assert_error(&app.status("abc").await, 503, "upstream_auth_failed");
+    assert!(started.elapsed() < Duration::from_secs(3));
+}
+
+#[actix_rt::test]
+async fn readiness_reports_ok_when_a_token_can_be_had() {
+    let app = spawn_app().await;
+    let r = app.request("GET", "/readyz", None).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.json()["checks"]["upstreamToken"], "ok");
+    assert_eq!(app.request("GET", "/healthz", None).await.status, 200);
+}
