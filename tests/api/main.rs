@@ -7,4 +7,5 @@ mod https;
 mod reports;
 mod sdk_paths;
 mod security;
+mod simulator;
 mod tokens;
