@@ -83,6 +83,36 @@ pub(crate) fn safe_filename(raw: &str, ext: &str) -> String {
     name
 }
 
+/// Streams an upstream file to the caller with its type, length and a safe, quoted
+/// `Content-Disposition` (the SDKs read it with the regex `filename="(.+?)"`). The name is
+/// the caller's choice, else upstream's, else `report-{id}`.
+pub(crate) fn stream_file(
+    download: crate::upstream::FileDownload,
+    chosen_name: Option<&str>,
+    id: &crate::domain::ReportId,
+    format: &str,
+) -> HttpResponse {
+    let name = chosen_name
+        .map(str::to_owned)
+        .or_else(|| {
+            let d = download.content_disposition.as_deref()?;
+            disposition_filename(d).map(str::to_owned)
+        })
+        .unwrap_or_else(|| format!("report-{id}"));
+    let content_type = download
+        .content_type
+        .unwrap_or_else(|| format!("application/{format}"));
+    let mut resp = HttpResponse::Ok();
+    resp.content_type(content_type).insert_header((
+        header::CONTENT_DISPOSITION,
+        format!("attachment; filename=\"{}\"", safe_filename(&name, format)),
+    ));
+    if let Some(len) = download.content_length {
+        resp.no_chunking(len);
+    }
+    resp.streaming(download.body)
+}
+
 /// The file name inside an upstream `Content-Disposition`, if any.
 pub(crate) fn disposition_filename(value: &str) -> Option<&str> {
     let (_, rest) = value.split_once("filename=")?;

@@ -1,5 +1,5 @@
 //! The simplified API: `/v1/reports`, camelCase, one lifecycle vocabulary.
-use super::{disposition_filename, read_body, resource, safe_filename};
+use super::{read_body, resource, stream_file};
 use crate::domain::{validate_report, ReportId, Status};
 use crate::error::{GatewayError, UpstreamError};
 use crate::startup::AppState;
@@ -269,30 +269,7 @@ pub async fn download_report(
         }
         Err(e) => return Err(e.into()),
     };
-    let upstream_name = download
-        .content_disposition
-        .as_deref()
-        .and_then(disposition_filename)
-        .map(str::to_owned);
-    let name = q
-        .name
-        .clone()
-        .or(upstream_name)
-        .unwrap_or_else(|| format!("report-{id}"));
-    let mut resp = HttpResponse::Ok();
-    resp.content_type(
-        download
-            .content_type
-            .unwrap_or_else(|| format!("application/{format}")),
-    )
-    .insert_header((
-        header::CONTENT_DISPOSITION,
-        format!("attachment; filename=\"{}\"", safe_filename(&name, format)),
-    ));
-    if let Some(len) = download.content_length {
-        resp.no_chunking(len);
-    }
-    Ok(resp.streaming(download.body))
+    Ok(stream_file(download, q.name.as_deref(), &id, format))
 }
 
 /// Upstream says "file not found" for unknown reports, unfinished ones and missing

@@ -1,7 +1,7 @@
 //! The upstream's own paths and shapes, so code written against the official SDKs works
 //! by changing only the base URL and token: `/v3/reports/...` (Python 1.x, Go v2, TS) and
 //! `/reports/v1/...` (Python 2.x, Go v3). Errors use the upstream's bodies.
-use super::{disposition_filename, read_body, resource, safe_filename};
+use super::{read_body, resource, stream_file};
 use crate::domain::{validate_report, ReportId};
 use crate::error::{add_headers, GatewayError, UpstreamError};
 use crate::request_id;
@@ -208,28 +208,7 @@ async fn file(
         extra.push(("auditable", a.to_string()));
     }
     let download = upstream.file(**family, &id, format, &extra).await?;
-    let name = download
-        .content_disposition
-        .as_deref()
-        .and_then(disposition_filename)
-        .map(str::to_owned)
-        .or_else(|| q.name.clone())
-        .unwrap_or_else(|| format!("report-{id}"));
-    let mut resp = HttpResponse::Ok();
-    resp.content_type(
-        download
-            .content_type
-            .unwrap_or_else(|| format!("application/{format}")),
-    )
-    // Quoted, as the SDKs' `filename="(.+?)"` regex needs.
-    .insert_header((
-        header::CONTENT_DISPOSITION,
-        format!("attachment; filename=\"{}\"", safe_filename(&name, format)),
-    ));
-    if let Some(len) = download.content_length {
-        resp.no_chunking(len);
-    }
-    Ok(resp.streaming(download.body))
+    Ok(stream_file(download, None, &id, format))
 }
 
 async fn cancel(

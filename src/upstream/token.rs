@@ -90,12 +90,13 @@ impl TokenProvider {
             }
         }
         let result = self.fetch(http).await;
+        // Store before releasing the lock, or a waiter could find no token and fetch again.
+        if let Ok(t) = &result {
+            *self.current.lock().unwrap() = Some(t.clone());
+        }
         drop(guard);
         match result {
-            Ok(t) => {
-                *self.current.lock().unwrap() = Some(t.clone());
-                Ok(t)
-            }
+            Ok(t) => Ok(t),
             // The last good token stays usable until it really expires.
             Err(e) => match self.cached() {
                 Some(t) if self.clock.now() < t.expires_at => {
