@@ -1,5 +1,6 @@
 //! Settings: `config/default.yaml` (compiled in) → optional file → `REPORTGATE__*` env,
 //! then validated as a whole so that every problem is reported at once, with its key.
+use crate::auth::settings::{AuthSettings, PolicySettings};
 use crate::secret::Secret;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -15,6 +16,8 @@ pub struct Settings {
     pub server: ServerSettings,
     pub tenant: TenantSettings,
     pub log: LogSettings,
+    pub auth: AuthSettings,
+    pub policy: PolicySettings,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -210,6 +213,8 @@ impl Settings {
                 problems.push(problem(key, "must be greater than 0"));
             }
         }
+        self.auth.validate(&mut problems);
+        self.policy.validate(&mut problems);
         if let Err(e) = tracing_subscriber::EnvFilter::try_new(&self.log.level) {
             problems.push(problem("log.level", format!("is not a valid filter: {e}")));
         }
@@ -237,8 +242,23 @@ mod tests {
             .collect()
     }
 
+    /// A file with the one thing env vars cannot express well: an issuer list.
+    fn issuer_file(name: &str) -> std::path::PathBuf {
+        let path = std::env::temp_dir().join(format!("rg-cfg-{}-{name}.yaml", std::process::id()));
+        std::fs::write(
+            &path,
+            "auth:\n  issuers:\n    - issuer: https://idp\n      audiences: [rg]\n      hmac_secret: 0123456789abcdef0123456789abcdef\n",
+        )
+        .unwrap();
+        path
+    }
+
     fn valid() -> HashMap<String, String> {
         env(&[
+            (
+                "REPORTGATE__AUTH__ID_SIGNING_KEY",
+                "0123456789abcdef0123456789abcdef",
+            ),
             (
                 "REPORTGATE__TENANT__BASE_URL",
                 "https://acme.api.identitynow.com/",
@@ -252,7 +272,7 @@ mod tests {
     fn environment_overrides_the_defaults() {
         let mut e = valid();
         e.insert("REPORTGATE__TENANT__CONNECT_TIMEOUT".into(), "2s".into());
-        let s = Settings::load(None, &e).unwrap();
+        let s = Settings::load(Some(&issuer_file("env")), &e).unwrap();
         assert_eq!(s.tenant.base_url, "https://acme.api.identitynow.com");
         assert_eq!(s.tenant.connect_timeout, Duration::from_secs(2));
     }
@@ -288,7 +308,7 @@ mod tests {
             "REPORTGATE__TENANT__CLIENT_SECRET_FILE".into(),
             dir.display().to_string(),
         );
-        let s = Settings::load(None, &e).unwrap();
+        let s = Settings::load(Some(&issuer_file("secret")), &e).unwrap();
         assert_eq!(
             s.tenant.client_secret.as_ref().unwrap().expose(),
             "from-a-file"

@@ -30,6 +30,9 @@ pub enum GatewayError {
     /// 400: the caller sent something invalid.
     #[error("{message}")]
     BadRequest { code: &'static str, message: String },
+    /// 403: the caller's policy does not allow this; the message says what.
+    #[error("{0}")]
+    Forbidden(String),
     /// 404
     #[error("{message}")]
     NotFound { code: &'static str, message: String },
@@ -74,6 +77,7 @@ impl GatewayError {
             Self::BadRequest { code, message }
             | Self::NotFound { code, message }
             | Self::Conflict { code, message } => (code, message.clone()),
+            Self::Forbidden(m) => ("forbidden", m.clone()),
             Self::MethodNotAllowed { allow } => (
                 "method_not_allowed",
                 format!("this resource allows {allow}"),
@@ -152,6 +156,7 @@ impl ResponseError for GatewayError {
     fn status_code(&self) -> StatusCode {
         match self {
             Self::BadRequest { .. } => StatusCode::BAD_REQUEST,
+            Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::NotFound { .. } => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Self::Conflict { .. } => StatusCode::CONFLICT,

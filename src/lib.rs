@@ -1,6 +1,7 @@
 //! reportgate: one internal front door for the IdentityNow Reports Data Extraction API.
 #![forbid(unsafe_code)]
 
+pub mod auth;
 pub mod clock;
 pub mod config;
 pub mod domain;

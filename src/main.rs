@@ -37,6 +37,8 @@ enum Command {
     Simulate(SimulateArgs),
     /// Run the simulator and the gateway together on loopback, ready to try with curl.
     Sandbox(SandboxArgs),
+    /// Mint a caller token with the first configured HMAC issuer (for development).
+    Token(TokenArgs),
     /// Inspect configuration.
     #[command(subcommand)]
     Config(ConfigCommand),
@@ -47,6 +49,21 @@ struct ConfigArg {
     /// A YAML file layered over the built-in defaults (environment variables REPORTGATE__SECTION__KEY override both).
     #[arg(long, env = "REPORTGATE_CONFIG")]
     config: Option<PathBuf>,
+}
+
+#[derive(clap::Args)]
+struct TokenArgs {
+    /// The caller id (the `sub` claim, or whatever auth.caller_claim names).
+    #[arg(long)]
+    sub: String,
+    /// The caller's team (written to the claim auth.team_claim names).
+    #[arg(long)]
+    team: Option<String>,
+    /// Lifetime, e.g. 1h or 30m.
+    #[arg(long, default_value = "1h", value_parser = humantime::parse_duration)]
+    ttl: Duration,
+    #[command(flatten)]
+    config: ConfigArg,
 }
 
 #[derive(Subcommand)]
@@ -123,6 +140,27 @@ fn main() -> ExitCode {
             }
             Err(code) => code,
         },
+        Command::Token(args) => {
+            let settings = match load(args.config.config.as_deref()) {
+                Ok(s) => s,
+                Err(code) => return code,
+            };
+            match reportgate::auth::mint::mint(
+                &settings.auth,
+                &args.sub,
+                args.team.as_deref(),
+                args.ttl,
+            ) {
+                Ok(t) => {
+                    println!("{t}");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("reportgate: {e}");
+                    ExitCode::from(EX_CONFIG)
+                }
+            }
+        }
         Command::Serve(arg) => {
             let settings = match load(arg.config.as_deref()) {
                 Ok(s) => s,

@@ -1,16 +1,29 @@
 //! `reportgate sandbox`: the simulator and the gateway in one process on loopback,
 //! configured for each other, with ready-to-paste curl lines.
+use crate::auth::mint::mint;
+use crate::auth::settings::{IssuerSettings, NamedTeamPolicy, TeamPolicy};
 use crate::clock::Clock;
 use crate::config::{LogFormat, Settings};
 use crate::secret::Secret;
 use crate::simulator::{Simulator, SimulatorHandle};
 use crate::startup::Application;
 use std::net::SocketAddr;
+use std::time::Duration;
 
 pub struct Sandbox {
     pub gateway: Application,
     pub simulator: SimulatorHandle,
     pub settings: Settings,
+    /// A token for the demo caller, whose team may do everything.
+    pub token: String,
+}
+
+fn random_secret() -> Secret {
+    Secret::new(format!(
+        "{:032x}{:032x}",
+        rand::random::<u128>(),
+        rand::random::<u128>()
+    ))
 }
 
 impl Sandbox {
@@ -26,6 +39,23 @@ impl Sandbox {
         settings.tenant.client_id = "sandbox-client".into();
         settings.tenant.client_secret = Some(Secret::new(secret));
         settings.log.format = LogFormat::Pretty;
+        settings.auth.issuers = vec![IssuerSettings::hmac(
+            "reportgate-sandbox",
+            "reportgate",
+            random_secret(),
+        )];
+        settings.auth.id_signing_key = Some(random_secret());
+        settings.policy.teams = vec![NamedTeamPolicy {
+            team: "demo".into(),
+            policy: TeamPolicy::allow_all(),
+        }];
+        let token = mint(
+            &settings.auth,
+            "demo-user",
+            Some("demo"),
+            Duration::from_secs(12 * 3600),
+        )
+        .map_err(anyhow::Error::msg)?;
         if let Err(problems) = settings.validate() {
             anyhow::bail!("sandbox settings are invalid: {problems:?}");
         }
@@ -34,6 +64,7 @@ impl Sandbox {
             gateway,
             simulator,
             settings,
+            token,
         })
     }
 
@@ -49,24 +80,26 @@ impl Sandbox {
         let gw = format!("http://{host}:{}", self.gateway.port());
         format!(
             r#"reportgate sandbox
-  gateway            {gw}   (API open: caller authentication is not enabled in the sandbox yet)
+  gateway            {gw}   (callers need a bearer token: the demo one below, team "demo", may do everything)
   IdentityNow sim    {sim}   (client id sandbox-client; reports finish after {secs} s)
   OpenAPI            {gw}/openapi.json
 
 Try it (bash):
+  export TOKEN={token}
   # run an account export; the gateway answers 202 with the report and its id
-  ID=$(curl -s -X POST {gw}/v1/reports -H 'Content-Type: application/json' \
+  ID=$(curl -s -X POST {gw}/v1/reports -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \
         -d '{{"type":"ACCOUNTS","arguments":{{"application":"2c9180835d2e5168015d32f890ca1581","sourceName":"Active Directory"}}}}' \
         | sed -E 's/.*"id":"([^"]+)".*/\1/'); echo "$ID"
   # poll until status is SUCCESS
-  curl -s {gw}/v1/reports/$ID
+  curl -s -H "Authorization: Bearer $TOKEN" {gw}/v1/reports/$ID
   # download the CSV (saved under the name the gateway gives)
-  curl -s -OJ "{gw}/v1/reports/$ID/file?format=csv"
+  curl -s -OJ -H "Authorization: Bearer $TOKEN" "{gw}/v1/reports/$ID/file?format=csv"
   # cancel (204; a finished report stays finished)
-  curl -s -i -X POST {gw}/v1/reports/$ID/cancel
+  curl -s -i -X POST -H "Authorization: Bearer $TOKEN" {gw}/v1/reports/$ID/cancel
 "#,
             sim = self.simulator.base_url(),
             secs = self.simulator.config().report_duration.as_secs(),
+            token = self.token,
         )
     }
 }

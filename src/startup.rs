@@ -1,5 +1,6 @@
 //! Builds the gateway's HTTP server from settings: binds (port 0 works), wires the
 //! upstream client per worker, middleware and routes.
+use crate::auth::{self, Authenticator, IdpClient, Policy, ReportIds};
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::request_id::{self, RequestId};
@@ -14,9 +15,10 @@ use tracing::Span;
 use tracing_actix_web::{DefaultRootSpanBuilder, RootSpanBuilder, TracingLogger};
 
 /// Settings every worker reads.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct AppState {
     pub max_body_bytes: usize,
+    pub ids: ReportIds,
 }
 
 pub struct Application {
@@ -34,7 +36,13 @@ impl RootSpanBuilder for GatewaySpan {
             .get::<RequestId>()
             .map(|r| r.0.clone())
             .unwrap_or_default();
-        tracing_actix_web::root_span!(level = tracing::Level::INFO, request, request_id = %id)
+        tracing_actix_web::root_span!(
+            level = tracing::Level::INFO,
+            request,
+            request_id = %id,
+            caller_id = tracing::field::Empty,
+            team = tracing::field::Empty
+        )
     }
 
     fn on_request_end<B: MessageBody>(
@@ -60,14 +68,34 @@ impl Application {
     ) -> anyhow::Result<Self> {
         let port = listener.local_addr()?.port();
         let upstream = Upstream::new(settings.tenant.clone(), clock).map_err(anyhow::Error::msg)?;
+        let signing_key = settings
+            .auth
+            .id_signing_key
+            .as_ref()
+            .ok_or_else(|| anyhow::anyhow!("auth.id_signing_key is not set"))?;
         let state = web::Data::new(AppState {
             max_body_bytes: settings.server.max_body_bytes,
+            ids: ReportIds::new(signing_key.expose().as_bytes()),
         });
+        let authenticator =
+            web::Data::new(Authenticator::new(&settings.auth).map_err(anyhow::Error::msg)?);
+        let policy = web::Data::new(Policy::new(&settings.policy));
+        let idp_tls = crate::upstream::tls::client_config(settings.auth.ca_bundle.as_deref())
+            .map_err(anyhow::Error::msg)?;
         let mut server = HttpServer::new(move || {
             App::new()
                 .app_data(state.clone())
+                .app_data(authenticator.clone())
+                .app_data(policy.clone())
+                .app_data(web::Data::new(IdpClient(
+                    awc::Client::builder()
+                        .connector(awc::Connector::new().rustls_0_23(idp_tls.clone()))
+                        .disable_redirects()
+                        .finish(),
+                )))
                 // awc is !Send: each worker builds its own client over the shared token cache.
                 .app_data(web::Data::new(upstream.client()))
+                .wrap(from_fn(auth::middleware))
                 .wrap(TracingLogger::<GatewaySpan>::new())
                 .wrap(from_fn(request_id::middleware))
                 .configure(routes::configure)

@@ -8,7 +8,7 @@ use std::fmt;
 pub struct ReportId(String);
 
 impl ReportId {
-    pub const MAX_LEN: usize = 64;
+    pub const MAX_LEN: usize = 128;
 
     pub fn parse(raw: &str) -> Result<Self, String> {
         if raw.is_empty() {
@@ -65,7 +65,7 @@ mod tests {
             "a\nb",
             "a b",
             "a.b",
-            &"x".repeat(65),
+            &"x".repeat(129),
         ] {
             assert!(ReportId::parse(bad).is_err(), "{bad:?} should be rejected");
         }

@@ -6,8 +6,12 @@ mod reports;
 mod sdk;
 
 pub use openapi::ApiDoc;
+pub use sdk::SdkError;
 
+use crate::auth::{Caller, Opened, Policy};
+use crate::domain::ReportId;
 use crate::error::GatewayError;
+use crate::startup::AppState;
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 use futures_util::StreamExt;
@@ -17,6 +21,23 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     openapi::configure(cfg);
     reports::configure(cfg);
     sdk::configure(cfg);
+}
+
+/// Turns an id presented by a caller into the upstream id, if the caller may see it.
+/// Someone else's report answers exactly like a report that does not exist.
+pub(crate) fn resolve_id(
+    state: &AppState,
+    policy: &Policy,
+    caller: &Caller,
+    raw: &str,
+) -> Result<ReportId, GatewayError> {
+    let presented =
+        ReportId::parse(raw).map_err(|m| GatewayError::bad_request("invalid_report_id", m))?;
+    match state.ids.open(policy.owner(caller), &presented) {
+        Opened::Owned(upstream) => Ok(upstream),
+        Opened::Raw(upstream) if policy.for_team(&caller.team).raw_ids => Ok(upstream),
+        Opened::Raw(_) | Opened::Foreign => Err(GatewayError::report_not_found()),
+    }
 }
 
 /// A resource whose other methods answer 405 with `Allow`.

@@ -1,5 +1,6 @@
 //! The simplified API: `/v1/reports`, camelCase, one lifecycle vocabulary.
-use super::{read_body, resource, stream_file};
+use super::{read_body, resolve_id, resource, stream_file};
+use crate::auth::{Caller, Policy};
 use crate::domain::{validate_report, ReportId, Status};
 use crate::error::{GatewayError, UpstreamError};
 use crate::startup::AppState;
@@ -10,6 +11,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use utoipa::{IntoParams, ToSchema};
 
 const FAMILY: PathFamily = PathFamily::V3;
@@ -148,10 +150,6 @@ impl Report {
     }
 }
 
-fn parse_id(raw: &str) -> Result<ReportId, GatewayError> {
-    ReportId::parse(raw).map_err(|m| GatewayError::bad_request("invalid_report_id", m))
-}
-
 /// Start a report.
 #[utoipa::path(
     post, path = "/v1/reports", tag = "reports",
@@ -170,6 +168,8 @@ pub async fn run_report(
     req: HttpRequest,
     payload: web::Payload,
     state: web::Data<AppState>,
+    policy: web::Data<Policy>,
+    caller: web::ReqData<Arc<Caller>>,
     upstream: web::Data<IdentityNow>,
 ) -> Result<HttpResponse, GatewayError> {
     let body = read_body(&req, payload, state.max_body_bytes).await?;
@@ -190,11 +190,18 @@ pub async fn run_report(
     }
     let t = validate_report(obj.get("type"), obj.get("arguments"), true)
         .map_err(|e| GatewayError::bad_request("invalid_argument", e.to_string()))?;
+    policy
+        .for_team(&caller.team)
+        .check_run(t, obj.get("arguments"))
+        .map_err(GatewayError::Forbidden)?;
     let details = json!({
         "reportType": t.as_str(),
         "arguments": obj.get("arguments").filter(|a| !a.is_null()).cloned().unwrap_or(json!({})),
     });
-    let task = upstream.run(FAMILY, details.to_string().into()).await?;
+    let mut task = upstream.run(FAMILY, details.to_string().into()).await?;
+    let upstream_id = ReportId::parse(&task.id)
+        .map_err(|_| UpstreamError::BadResponse("run returned no usable id".into()))?;
+    task.id = state.ids.seal(policy.owner(&caller), &upstream_id);
     let report = Report::from_task(&task);
     Ok(HttpResponse::Accepted()
         .insert_header((header::LOCATION, report.links.self_.clone()))
@@ -214,13 +221,16 @@ pub async fn run_report(
 )]
 pub async fn get_report(
     id: web::Path<String>,
+    state: web::Data<AppState>,
+    policy: web::Data<Policy>,
+    caller: web::ReqData<Arc<Caller>>,
     upstream: web::Data<IdentityNow>,
 ) -> Result<HttpResponse, GatewayError> {
-    let id = parse_id(&id)?;
-    let results = upstream.result(FAMILY, &id, None).await?;
-    let mut report = Report::from_results(&results);
-    // Reports of other task kinds may echo another id; the caller asked for this one.
-    report.id = id.to_string();
+    let upstream_id = resolve_id(&state, &policy, &caller, &id)?;
+    let mut results = upstream.result(FAMILY, &upstream_id, None).await?;
+    // The caller's id (owner-bound) is the report's name here, whatever upstream echoes.
+    results.id = id.into_inner();
+    let report = Report::from_results(&results);
     Ok(HttpResponse::Ok().json(report))
 }
 
@@ -247,9 +257,12 @@ pub struct FileQuery {
 pub async fn download_report(
     req: HttpRequest,
     id: web::Path<String>,
+    state: web::Data<AppState>,
+    policy: web::Data<Policy>,
+    caller: web::ReqData<Arc<Caller>>,
     upstream: web::Data<IdentityNow>,
 ) -> Result<HttpResponse, GatewayError> {
-    let id = parse_id(&id)?;
+    let id = resolve_id(&state, &policy, &caller, &id)?;
     let q = web::Query::<FileQuery>::from_query(req.query_string())
         .map_err(|e| GatewayError::bad_request("invalid_query", e.to_string()))?;
     let format = match q.format.as_deref().map(str::to_ascii_lowercase).as_deref() {
@@ -314,9 +327,16 @@ async fn explain_missing_file(upstream: &IdentityNow, id: &ReportId, format: &st
 )]
 pub async fn cancel_report(
     id: web::Path<String>,
+    state: web::Data<AppState>,
+    policy: web::Data<Policy>,
+    caller: web::ReqData<Arc<Caller>>,
     upstream: web::Data<IdentityNow>,
 ) -> Result<HttpResponse, GatewayError> {
-    let id = parse_id(&id)?;
+    let id = resolve_id(&state, &policy, &caller, &id)?;
+    policy
+        .for_team(&caller.team)
+        .check_cancel()
+        .map_err(GatewayError::Forbidden)?;
     upstream.cancel(FAMILY, &id).await?;
     Ok(HttpResponse::NoContent().finish())
 }

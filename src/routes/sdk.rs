@@ -1,7 +1,8 @@
 //! The upstream's own paths and shapes, so code written against the official SDKs works
 //! by changing only the base URL and token: `/v3/reports/...` (Python 1.x, Go v2, TS) and
 //! `/reports/v1/...` (Python 2.x, Go v3). Errors use the upstream's bodies.
-use super::{read_body, resource, stream_file};
+use super::{read_body, resolve_id, resource, stream_file};
+use crate::auth::{Caller, Policy};
 use crate::domain::{validate_report, ReportId};
 use crate::error::{add_headers, GatewayError, UpstreamError};
 use crate::request_id;
@@ -13,6 +14,7 @@ use actix_web::{web, HttpRequest, HttpResponse, ResponseError};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use std::fmt;
+use std::sync::Arc;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     for (prefix, family) in [
@@ -105,14 +107,12 @@ impl ResponseError for SdkError {
     }
 }
 
-fn parse_id(raw: &str) -> Result<ReportId, SdkError> {
-    ReportId::parse(raw).map_err(|m| GatewayError::bad_request("invalid_report_id", m).into())
-}
-
-fn relay_json(body: bytes::Bytes) -> HttpResponse {
-    HttpResponse::Ok()
-        .content_type("application/json")
-        .body(body)
+/// Replaces the `id` of an upstream JSON object (an owner-bound id on the way out).
+fn with_id(body: &[u8], id: &str) -> Result<HttpResponse, SdkError> {
+    let mut value: Value =
+        serde_json::from_slice(body).map_err(|e| UpstreamError::BadResponse(e.to_string()))?;
+    value["id"] = json!(id);
+    Ok(HttpResponse::Ok().json(value))
 }
 
 async fn run(
@@ -120,6 +120,8 @@ async fn run(
     payload: web::Payload,
     family: web::Data<PathFamily>,
     state: web::Data<AppState>,
+    policy: web::Data<Policy>,
+    caller: web::ReqData<Arc<Caller>>,
     upstream: web::Data<IdentityNow>,
 ) -> Result<HttpResponse, SdkError> {
     let body = read_body(&req, payload, state.max_body_bytes).await?;
@@ -129,12 +131,16 @@ async fn run(
     let obj = value.as_object().ok_or_else(|| {
         GatewayError::bad_request("invalid_json", "body must be a ReportDetails object")
     })?;
-    validate_report(obj.get("reportType"), obj.get("arguments"), true).map_err(|e| {
+    let t = validate_report(obj.get("reportType"), obj.get("arguments"), true).map_err(|e| {
         GatewayError::bad_request(
             "invalid_argument",
             e.to_string().replacen("type", "reportType", 1),
         )
     })?;
+    policy
+        .for_team(&caller.team)
+        .check_run(t, obj.get("arguments"))
+        .map_err(GatewayError::Forbidden)?;
     let details = json!({
         "reportType": obj["reportType"],
         "arguments": obj.get("arguments").filter(|a| !a.is_null()).cloned().unwrap_or(json!({})),
@@ -144,9 +150,9 @@ async fn run(
         .raw(Method::POST, &path, Some(details.to_string().into()))
         .await?;
     let task: TaskResultDetails = parse(&body)?;
-    parse_id(&task.id)
+    let upstream_id = ReportId::parse(&task.id)
         .map_err(|_| UpstreamError::BadResponse("run returned no usable id".into()))?;
-    Ok(relay_json(body))
+    with_id(&body, &state.ids.seal(policy.owner(&caller), &upstream_id))
 }
 
 #[derive(Deserialize)]
@@ -158,9 +164,13 @@ async fn result(
     req: HttpRequest,
     id: web::Path<String>,
     family: web::Data<PathFamily>,
+    state: web::Data<AppState>,
+    policy: web::Data<Policy>,
+    caller: web::ReqData<Arc<Caller>>,
     upstream: web::Data<IdentityNow>,
 ) -> Result<HttpResponse, SdkError> {
-    let id = parse_id(&id)?;
+    let presented = id.into_inner();
+    let id = resolve_id(&state, &policy, &caller, &presented)?;
     let q = web::Query::<ResultQuery>::from_query(req.query_string())
         .map_err(|e| GatewayError::bad_request("invalid_query", e.to_string()))?;
     let mut path = format!("{}/{id}/result", family.prefix());
@@ -169,7 +179,7 @@ async fn result(
     }
     let (_, body) = upstream.raw(Method::GET, &path, None).await?;
     let _: ReportResults = parse(&body)?;
-    Ok(relay_json(body))
+    with_id(&body, &presented)
 }
 
 #[derive(Deserialize)]
@@ -184,9 +194,12 @@ async fn file(
     req: HttpRequest,
     id: web::Path<String>,
     family: web::Data<PathFamily>,
+    state: web::Data<AppState>,
+    policy: web::Data<Policy>,
+    caller: web::ReqData<Arc<Caller>>,
     upstream: web::Data<IdentityNow>,
 ) -> Result<HttpResponse, SdkError> {
-    let id = parse_id(&id)?;
+    let id = resolve_id(&state, &policy, &caller, &id)?;
     let q = web::Query::<FileQuery>::from_query(req.query_string())
         .map_err(|e| GatewayError::bad_request("invalid_query", e.to_string()))?;
     let format = match q.file_format.as_deref() {
@@ -214,9 +227,16 @@ async fn file(
 async fn cancel(
     id: web::Path<String>,
     family: web::Data<PathFamily>,
+    state: web::Data<AppState>,
+    policy: web::Data<Policy>,
+    caller: web::ReqData<Arc<Caller>>,
     upstream: web::Data<IdentityNow>,
 ) -> Result<HttpResponse, SdkError> {
-    let id = parse_id(&id)?;
+    let id = resolve_id(&state, &policy, &caller, &id)?;
+    policy
+        .for_team(&caller.team)
+        .check_cancel()
+        .map_err(GatewayError::Forbidden)?;
     upstream.cancel(**family, &id).await?;
     Ok(HttpResponse::NoContent().finish())
 }

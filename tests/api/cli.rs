@@ -35,15 +35,25 @@ fn config_check_lists_every_problem_with_its_key_and_exits_64() {
 #[test]
 fn config_check_prints_the_effective_config_with_secrets_redacted() {
     let dir = std::env::temp_dir().join(format!("rg-cli-{}.yaml", std::process::id()));
-    std::fs::write(
-        &dir,
-        "tenant:\n  base_url: https://acme.api.identitynow.com\n  client_id: abc\n",
-    )
-    .unwrap();
+    let yaml = r#"
+tenant:
+  base_url: https://acme.api.identitynow.com
+  client_id: abc
+auth:
+  issuers:
+    - issuer: https://idp.example.com
+      audiences: [reportgate]
+      hmac_secret: an-hmac-secret-that-is-long-enough-123
+"#;
+    std::fs::write(&dir, yaml).unwrap();
     let out = reportgate()
         .args(["config", "check", "--config"])
         .arg(&dir)
         .env("REPORTGATE__TENANT__CLIENT_SECRET", "very-secret-value")
+        .env(
+            "REPORTGATE__AUTH__ID_SIGNING_KEY",
+            "an-id-signing-key-that-is-long-enough",
+        )
         .output()
         .unwrap();
     assert_eq!(
@@ -58,7 +68,12 @@ fn config_check_prints_the_effective_config_with_secrets_redacted() {
         "https://acme.api.identitynow.com"
     );
     assert_eq!(shown["tenant"]["client_secret"], "[REDACTED]");
-    assert!(!String::from_utf8_lossy(&out.stdout).contains("very-secret-value"));
+    assert_eq!(shown["auth"]["issuers"][0]["hmac_secret"], "[REDACTED]");
+    assert_eq!(shown["auth"]["id_signing_key"], "[REDACTED]");
+    let printed = String::from_utf8_lossy(&out.stdout);
+    for secret in ["very-secret-value", "an-hmac-secret", "an-id-signing-key"] {
+        assert!(!printed.contains(secret), "{secret} printed");
+    }
     std::fs::remove_file(dir).ok();
 }
 
@@ -73,7 +88,7 @@ fn serve_with_a_bad_configuration_exits_64_instead_of_panicking() {
 fn help_explains_every_subcommand() {
     let out = reportgate().arg("--help").output().unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
-    for sub in ["serve", "simulate", "sandbox", "config"] {
+    for sub in ["serve", "simulate", "sandbox", "token", "config"] {
         assert!(text.contains(sub), "{sub} missing in help");
     }
     for sub in [

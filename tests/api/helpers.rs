@@ -1,5 +1,7 @@
 use awc::http::StatusCode;
 use bytes::Bytes;
+use reportgate::auth::mint::mint;
+use reportgate::auth::settings::{IssuerSettings, NamedTeamPolicy, TeamPolicy};
 use reportgate::clock::Clock;
 use reportgate::config::Settings;
 use reportgate::secret::Secret;
@@ -15,6 +17,17 @@ pub struct TestApp {
     /// The gateway's clock: moving it forward makes tokens due for refresh.
     pub clock: Clock,
     pub http: awc::Client,
+    /// A token of team `test-team`, whose policy allows everything; sent by default.
+    pub token: String,
+    pub settings: Settings,
+}
+
+pub const TEST_HMAC_SECRET: &str = "test-hmac-secret-of-at-least-32-bytes!!";
+pub const TEST_ISSUER: &str = "https://idp.test";
+
+/// A token from the test issuer for `sub` in `team`.
+pub fn token_for(settings: &Settings, sub: &str, team: &str) -> String {
+    mint(&settings.auth, sub, Some(team), Duration::from_secs(3600)).unwrap()
 }
 
 pub struct Response {
@@ -50,6 +63,16 @@ pub fn settings_for(sim: &SimulatorHandle) -> Settings {
     s.tenant.client_secret = Some(Secret::new(sim.config().client_secret.clone()));
     s.tenant.request_timeout = Duration::from_secs(5);
     s.tenant.token_timeout = Duration::from_secs(2);
+    s.auth.issuers = vec![IssuerSettings::hmac(
+        TEST_ISSUER,
+        "reportgate",
+        Secret::new(TEST_HMAC_SECRET.into()),
+    )];
+    s.auth.id_signing_key = Some(Secret::new("test-id-signing-key-0123456789abcdef".into()));
+    s.policy.teams = vec![NamedTeamPolicy {
+        team: "test-team".into(),
+        policy: TeamPolicy::allow_all(),
+    }];
     s
 }
 
@@ -79,6 +102,8 @@ pub fn spawn_gateway(sim: SimulatorHandle, settings: Settings) -> TestApp {
         http: awc::Client::builder()
             .timeout(Duration::from_secs(30))
             .finish(),
+        token: token_for(&settings, "alice", "test-team"),
+        settings,
     }
 }
 
@@ -87,7 +112,27 @@ impl TestApp {
         self.request_with(method, path, body, &[]).await
     }
 
+    /// A request with the default token, unless `headers` carry an Authorization of their own.
     pub async fn request_with(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&str>,
+        headers: &[(&str, &str)],
+    ) -> Response {
+        let bearer = format!("Bearer {}", self.token);
+        let mut all: Vec<(&str, &str)> = headers.to_vec();
+        if !headers
+            .iter()
+            .any(|(k, _)| k.eq_ignore_ascii_case("authorization"))
+        {
+            all.push(("authorization", &bearer));
+        }
+        self.raw_request(method, path, body, &all).await
+    }
+
+    /// Exactly these headers (`append`ed, so a header may repeat).
+    pub async fn raw_request(
         &self,
         method: &str,
         path: &str,
@@ -98,7 +143,7 @@ impl TestApp {
             .http
             .request(method.parse().unwrap(), format!("{}{path}", self.address));
         for (k, v) in headers {
-            req = req.insert_header((*k, *v));
+            req = req.append_header((*k, *v));
         }
         let mut resp = match body {
             Some(b) => {
@@ -115,6 +160,19 @@ impl TestApp {
             headers: resp.headers().clone(),
             body,
         }
+    }
+
+    /// A request with another caller's token.
+    pub async fn request_as(
+        &self,
+        token: &str,
+        method: &str,
+        path: &str,
+        body: Option<&str>,
+    ) -> Response {
+        let bearer = format!("Bearer {token}");
+        self.raw_request(method, path, body, &[("authorization", &bearer)])
+            .await
     }
 
     pub async fn run(&self, body: &str) -> Response {

@@ -1,9 +1,11 @@
 //! Black-box tests: the real gateway over HTTP against the real simulator, on loopback,
 //! port 0.
+mod auth;
 mod cli;
 mod errors;
 mod helpers;
 mod https;
+mod policy;
 mod reports;
 mod sdk_paths;
 mod security;

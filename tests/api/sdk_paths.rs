@@ -114,7 +114,7 @@ async fn drive(app: &TestApp, venv: &str) -> Value {
     let out = tokio::process::Command::new(sdk_python(venv))
         .arg(script)
         .arg(&app.address)
-        .arg("caller-token")
+        .arg(&app.token)
         .output()
         .await
         .unwrap();
@@ -133,7 +133,11 @@ async fn drive(app: &TestApp, venv: &str) -> Value {
 
 fn assert_sdk_saw_a_working_api(seen: &Value, major: u64) {
     assert_eq!(seen["sdk_major"], major);
-    assert_eq!(seen["run_id"].as_str().map(str::len), Some(32), "{seen}");
+    assert_eq!(
+        seen["run_id"].as_str().map(str::len),
+        Some(65),
+        "an owner-bound id: {seen}"
+    );
     assert!(
         seen["result_status"].as_str().unwrap().contains("SUCCESS"),
         "{seen}"

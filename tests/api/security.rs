@@ -17,7 +17,7 @@ async fn hostile_report_ids_get_400_and_no_upstream_call() {
         "id;rm",
         "%3Cscript%3E",
     ];
-    let long = "a".repeat(65);
+    let long = "a".repeat(129);
     for id in hostile.iter().copied().chain([long.as_str()]) {
         for path in [
             format!("/v1/reports/{id}"),
@@ -61,8 +61,24 @@ async fn secrets_never_appear_in_logs() {
         .local_addr()
         .unwrap()
         .port();
+    let settings = crate::helpers::settings_for(&sim);
+    let caller_token = crate::helpers::token_for(&settings, "log-test-caller", "test-team");
+    let config = std::env::temp_dir().join(format!("rg-logs-{}-{port}.yaml", std::process::id()));
+    let yaml = format!(
+        "auth:\n  issuers:\n    - issuer: {}\n      audiences: [reportgate]\n      hmac_secret: {}\n\
+         policy:\n  teams:\n    - team: test-team\n      run: ['*']\n",
+        crate::helpers::TEST_ISSUER,
+        crate::helpers::TEST_HMAC_SECRET
+    );
+    std::fs::write(&config, yaml).unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_reportgate"))
         .arg("serve")
+        .arg("--config")
+        .arg(&config)
+        .env(
+            "REPORTGATE__AUTH__ID_SIGNING_KEY",
+            "SIGNINGKEY-for-the-log-test-0123456789",
+        )
         .env("RUST_LOG", "trace")
         .env("REPORTGATE__SERVER__LISTEN", format!("127.0.0.1:{port}"))
         .env("REPORTGATE__TENANT__BASE_URL", sim.base_url())
@@ -97,8 +113,10 @@ async fn secrets_never_appear_in_logs() {
         actix_rt::time::sleep(Duration::from_millis(50)).await;
     }
     assert!(ready, "gateway did not become ready");
+    let bearer = format!("Bearer {caller_token}");
     let mut r = http
         .post(format!("{base}/v1/reports"))
+        .insert_header(("authorization", bearer.as_str()))
         .send_json(&serde_json::json!({"type": "IDENTITIES"}))
         .await
         .unwrap();
@@ -106,15 +124,30 @@ async fn secrets_never_appear_in_logs() {
     let id = body["id"].as_str().unwrap().to_owned();
     let mut r = http
         .get(format!("{base}/v1/reports/{id}/file?format=csv"))
+        .insert_header(("authorization", bearer.as_str()))
         .send()
         .await
         .unwrap();
     r.body().limit(1 << 20).await.unwrap();
     sim.revoke_tokens(); // forces a 401, a refresh and a retry: the riskiest path for leaks
-    http.get(format!("{base}/v1/reports/{id}"))
+    let r = http
+        .get(format!("{base}/v1/reports/{id}"))
+        .insert_header(("authorization", bearer.as_str()))
         .send()
         .await
         .unwrap();
+    assert_eq!(r.status(), 200);
+    // A refused caller token is logged (at debug) by reason, never by value.
+    let r = http
+        .get(format!("{base}/v1/reports/{id}"))
+        .insert_header((
+            "authorization",
+            "Bearer eyJhbGciOiJIUzI1NiJ9.eyJpc3MiOiJ4In0.forged",
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
     child.kill().unwrap();
     child.wait().unwrap();
     let logs = stderr.join().unwrap() + &stdout.join().unwrap();
@@ -123,6 +156,12 @@ async fn secrets_never_appear_in_logs() {
         "trace logs were captured"
     );
     assert!(!logs.contains("TOPSECRET"), "client secret leaked");
-    assert!(!logs.contains("eyJ"), "an access token leaked");
+    assert!(!logs.contains("eyJ"), "an access or caller token leaked");
+    assert!(
+        !logs.contains("SIGNINGKEY") && !logs.contains(crate::helpers::TEST_HMAC_SECRET),
+        "a signing key leaked"
+    );
+    assert!(logs.contains("log-test-caller"), "the caller id is logged");
+    std::fs::remove_file(config).ok();
     assert!(sim.counters().token_grants >= 2);
 }

@@ -1,0 +1,180 @@
+//! Caller token verification: pick the issuer by `iss`, the key by `kid` and the key's own
+//! algorithm, then check signature, `exp` (required), `nbf`, `iss` and `aud`.
+use super::keys::{static_keys, RemoteJwks, VerifyKey};
+use super::settings::AuthSettings;
+use super::Caller;
+use base64::Engine;
+use jsonwebtoken::{decode, decode_header, Validation};
+use moka::sync::Cache;
+use serde_json::Value;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+struct Issuer {
+    issuer: String,
+    audiences: Vec<String>,
+    keys: Vec<VerifyKey>,
+    jwks: Option<RemoteJwks>,
+}
+
+/// Why a token was refused: logged at debug, never shown to the caller.
+#[derive(Debug)]
+pub struct Rejection(pub String);
+
+/// A verified token, remembered until `expires`.
+#[derive(Clone)]
+struct Verified {
+    caller: Arc<Caller>,
+    expires: Instant,
+}
+
+pub struct Authenticator {
+    issuers: Vec<Issuer>,
+    leeway: Duration,
+    caller_claim: String,
+    team_claim: Option<String>,
+    max_token_bytes: usize,
+    cache_ttl: Duration,
+    /// Keyed by SHA-256 of the token, so tokens are not kept in memory as keys.
+    cache: Cache<[u8; 32], Verified>,
+}
+
+fn reject(msg: impl Into<String>) -> Rejection {
+    Rejection(msg.into())
+}
+
+/// The `iss` claim before verification, only to choose which keys to verify with.
+fn unverified_issuer(token: &str) -> Result<String, Rejection> {
+    let payload = token.split('.').nth(1).ok_or_else(|| reject("not a JWS"))?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload.trim_end_matches('='))
+        .map_err(|_| reject("payload is not base64url"))?;
+    let claims: Value =
+        serde_json::from_slice(&bytes).map_err(|_| reject("payload is not JSON"))?;
+    claims["iss"]
+        .as_str()
+        .map(str::to_owned)
+        .ok_or_else(|| reject("no iss claim"))
+}
+
+fn claim_string(claims: &Value, name: &str) -> Option<String> {
+    let v = match &claims[name] {
+        Value::Array(items) => items.first()?.clone(),
+        other => other.clone(),
+    };
+    let s = v.as_str()?.trim();
+    // Caller ids and teams go into logs and audit records: keep them plain.
+    (!s.is_empty() && s.len() <= 256 && !s.chars().any(char::is_control)).then(|| s.to_owned())
+}
+
+impl Authenticator {
+    pub fn new(settings: &AuthSettings) -> Result<Self, String> {
+        let issuers = settings
+            .issuers
+            .iter()
+            .map(|i| {
+                Ok(Issuer {
+                    issuer: i.issuer.clone(),
+                    audiences: i.audiences.clone(),
+                    keys: static_keys(i)?,
+                    jwks: i
+                        .jwks_url
+                        .clone()
+                        .map(|u| RemoteJwks::new(u, i.jwks_refresh, i.jwks_min_refetch)),
+                })
+            })
+            .collect::<Result<_, String>>()?;
+        Ok(Self {
+            issuers,
+            leeway: settings.leeway,
+            caller_claim: settings.caller_claim.clone(),
+            team_claim: settings.team_claim.clone(),
+            max_token_bytes: settings.max_token_bytes,
+            cache_ttl: settings.cache_ttl,
+            cache: Cache::builder()
+                .max_capacity(10_000)
+                .time_to_live(settings.cache_ttl.max(Duration::from_millis(1)))
+                .build(),
+        })
+    }
+
+    pub async fn verify(&self, token: &str, http: &awc::Client) -> Result<Arc<Caller>, Rejection> {
+        if token.len() > self.max_token_bytes {
+            return Err(reject("token too large"));
+        }
+        let digest: [u8; 32] = ring::digest::digest(&ring::digest::SHA256, token.as_bytes())
+            .as_ref()
+            .try_into()
+            .expect("sha256 is 32 bytes");
+        if let Some(v) = self.cache.get(&digest) {
+            if Instant::now() < v.expires {
+                return Ok(v.caller);
+            }
+            self.cache.invalidate(&digest);
+        }
+        let header = decode_header(token).map_err(|e| reject(format!("bad header: {e}")))?;
+        let iss = unverified_issuer(token)?;
+        let issuer = self
+            .issuers
+            .iter()
+            .find(|i| i.issuer == iss)
+            .ok_or_else(|| reject(format!("untrusted issuer {iss:?}")))?;
+        let kid = header.kid.as_deref();
+        let mut keys = issuer.keys.clone();
+        if let Some(jwks) = &issuer.jwks {
+            jwks.ensure(kid, http).await;
+            keys.extend(jwks.keys());
+        }
+        let candidates: Vec<_> = keys
+            .iter()
+            .filter(|k| k.alg == header.alg)
+            .filter(|k| match (kid, &k.kid) {
+                (Some(want), Some(have)) => want == have,
+                (Some(_), None) => true,
+                (None, _) => true,
+            })
+            .collect();
+        if candidates.is_empty() {
+            return Err(reject(format!("no {:?} key for kid {kid:?}", header.alg)));
+        }
+        let mut last = reject("no key verified the token");
+        for key in candidates {
+            let mut v = Validation::new(key.alg);
+            v.set_issuer(&[&issuer.issuer]);
+            v.set_audience(&issuer.audiences);
+            v.set_required_spec_claims(&["exp", "iss", "aud"]);
+            v.validate_nbf = true;
+            v.leeway = self.leeway.as_secs();
+            match decode::<Value>(token, &key.key, &v) {
+                Ok(data) => return self.remember(digest, &data.claims),
+                Err(e) => last = reject(format!("{e}")),
+            }
+        }
+        Err(last)
+    }
+
+    fn remember(&self, digest: [u8; 32], claims: &Value) -> Result<Arc<Caller>, Rejection> {
+        let id = claim_string(claims, &self.caller_claim)
+            .ok_or_else(|| reject(format!("no usable {} claim", self.caller_claim)))?;
+        let team = self
+            .team_claim
+            .as_deref()
+            .and_then(|c| claim_string(claims, c))
+            .unwrap_or_else(|| id.clone());
+        let caller = Arc::new(Caller { id, team });
+        let exp = claims["exp"].as_u64().unwrap_or(0);
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_secs();
+        let remaining = Duration::from_secs(exp.saturating_sub(now));
+        self.cache.insert(
+            digest,
+            Verified {
+                caller: caller.clone(),
+                expires: Instant::now() + remaining.min(self.cache_ttl),
+            },
+        );
+        Ok(caller)
+    }
+}

@@ -1,0 +1,104 @@
+//! The authentication middleware: exactly one `Authorization: Bearer <jwt>` header, verified,
+//! or a uniform 401. The reason goes to the debug log only.
+use super::{Authenticator, Caller, Policy};
+use crate::error::GatewayError;
+use actix_web::body::{BoxBody, MessageBody};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header;
+use actix_web::middleware::Next;
+use actix_web::{web, HttpMessage, HttpResponse, ResponseError};
+use serde_json::json;
+use std::sync::Arc;
+
+/// The per-worker HTTP client used to fetch JWKS documents.
+pub struct IdpClient(pub awc::Client);
+
+/// Paths anyone may call.
+fn is_open(path: &str) -> bool {
+    matches!(path, "/healthz" | "/readyz" | "/openapi.json")
+}
+
+pub fn is_sdk_path(path: &str) -> bool {
+    path.starts_with("/v3/") || path.starts_with("/reports/v1/")
+}
+
+fn bearer(req: &ServiceRequest) -> Result<&str, &'static str> {
+    let mut values = req.headers().get_all(header::AUTHORIZATION);
+    let value = values.next().ok_or("no Authorization header")?;
+    if values.next().is_some() {
+        return Err("more than one Authorization header");
+    }
+    let value = value.to_str().map_err(|_| "Authorization is not text")?;
+    let token = value
+        .strip_prefix("Bearer ")
+        .ok_or("not a Bearer credential")?;
+    if token.is_empty() || token.contains(char::is_whitespace) {
+        return Err("malformed Bearer credential");
+    }
+    Ok(token)
+}
+
+fn unauthenticated(sdk: bool) -> HttpResponse {
+    let mut resp = HttpResponse::Unauthorized();
+    resp.insert_header((header::WWW_AUTHENTICATE, "Bearer error=\"invalid_token\""));
+    if sdk {
+        // The upstream's 401 shape, which the SDKs parse.
+        resp.json(json!({"error": "JWT validation failed"}))
+    } else {
+        resp.json(json!({
+            "error": "invalid_token",
+            "message": "a valid bearer token is required",
+            "requestId": crate::request_id::current(),
+        }))
+    }
+}
+
+pub async fn middleware(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    if is_open(req.path()) {
+        return next
+            .call(req)
+            .await
+            .map(ServiceResponse::map_into_boxed_body);
+    }
+    let sdk = is_sdk_path(req.path());
+    let auth = req
+        .app_data::<web::Data<Authenticator>>()
+        .cloned()
+        .expect("authenticator configured");
+    let idp = req
+        .app_data::<web::Data<IdpClient>>()
+        .cloned()
+        .expect("idp client configured");
+    let verified = match bearer(&req) {
+        Ok(token) => auth.verify(token, &idp.0).await.map_err(|r| r.0),
+        Err(why) => Err(why.to_owned()),
+    };
+    let caller: Arc<Caller> = match verified {
+        Ok(c) => c,
+        Err(reason) => {
+            tracing::debug!(%reason, "caller token refused");
+            return Ok(req.into_response(unauthenticated(sdk)));
+        }
+    };
+    let span = tracing::Span::current();
+    span.record("caller_id", caller.id.as_str());
+    span.record("team", caller.team.as_str());
+    if sdk {
+        let policy = req
+            .app_data::<web::Data<Policy>>()
+            .cloned()
+            .expect("policy configured");
+        if let Err(message) = policy.for_team(&caller.team).check_sdk_paths() {
+            let resp =
+                crate::routes::SdkError::from(GatewayError::Forbidden(message)).error_response();
+            return Ok(req.into_response(resp));
+        }
+    }
+    req.extensions_mut().insert(caller);
+    next.call(req)
+        .await
+        .map(ServiceResponse::map_into_boxed_body)
+}

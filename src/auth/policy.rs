@@ -1,0 +1,107 @@
+//! What each team may do. Decisions name what is not allowed; they never call upstream.
+use super::settings::{Ownership, PolicySettings, TeamPolicy};
+use super::Caller;
+use crate::domain::ReportType;
+use serde_json::Value;
+use std::collections::HashMap;
+
+pub struct Policy {
+    pub ownership: Ownership,
+    default: TeamPolicy,
+    teams: HashMap<String, TeamPolicy>,
+}
+
+impl Policy {
+    pub fn new(s: &PolicySettings) -> Self {
+        Self {
+            ownership: s.ownership,
+            default: s.default.clone(),
+            teams: s
+                .teams
+                .iter()
+                .map(|t| (t.team.clone(), t.policy.clone()))
+                .collect(),
+        }
+    }
+
+    pub fn for_team(&self, team: &str) -> &TeamPolicy {
+        self.teams.get(team).unwrap_or(&self.default)
+    }
+
+    /// Who owns the reports this caller starts.
+    pub fn owner<'a>(&self, caller: &'a Caller) -> &'a str {
+        match self.ownership {
+            Ownership::Team => &caller.team,
+            Ownership::Caller => &caller.id,
+        }
+    }
+}
+
+fn listed(list: &[String], item: &str) -> bool {
+    list.iter().any(|x| x == "*" || x == item)
+}
+
+impl TeamPolicy {
+    pub fn check_run(&self, t: ReportType, arguments: Option<&Value>) -> Result<(), String> {
+        if !listed(&self.run, t.as_str()) {
+            return Err(format!("your team may not run {t} reports"));
+        }
+        if t == ReportType::Accounts {
+            let source = arguments
+                .and_then(|a| a["application"].as_str())
+                .unwrap_or("");
+            if !listed(&self.sources, source) {
+                return Err(format!(
+                    "your team may not export accounts of source {source}"
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    pub fn check_cancel(&self) -> Result<(), String> {
+        self.cancel
+            .then_some(())
+            .ok_or_else(|| "your team may not cancel reports".into())
+    }
+
+    pub fn check_sdk_paths(&self) -> Result<(), String> {
+        self.sdk_paths
+            .then_some(())
+            .ok_or_else(|| "your team may not use the SDK-compatible paths".into())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn team(run: &[&str], sources: &[&str]) -> TeamPolicy {
+        TeamPolicy {
+            run: run.iter().map(|s| s.to_string()).collect(),
+            sources: sources.iter().map(|s| s.to_string()).collect(),
+            cancel: false,
+            sdk_paths: false,
+            raw_ids: false,
+        }
+    }
+
+    #[test]
+    fn run_is_allowed_per_type_and_accounts_per_source() {
+        let p = team(&["ACCOUNTS", "IDENTITIES"], &["src-1"]);
+        assert!(p.check_run(ReportType::Identities, None).is_ok());
+        assert!(p
+            .check_run(ReportType::SearchExport, None)
+            .unwrap_err()
+            .contains("SEARCH_EXPORT"));
+        assert!(p
+            .check_run(ReportType::Accounts, Some(&json!({"application": "src-1"})))
+            .is_ok());
+        assert!(p
+            .check_run(ReportType::Accounts, Some(&json!({"application": "src-2"})))
+            .unwrap_err()
+            .contains("src-2"));
+        assert!(p.check_cancel().is_err());
+    }
+}

@@ -1,0 +1,281 @@
+//! Settings of caller authentication and policy (the `auth` and `policy` sections).
+use crate::config::Problem;
+use crate::domain::ReportType;
+use crate::secret::Secret;
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+use std::time::Duration;
+
+fn default_refresh() -> Duration {
+    Duration::from_secs(300)
+}
+fn default_min_refetch() -> Duration {
+    Duration::from_secs(30)
+}
+fn default_hmac_alg() -> String {
+    "HS256".into()
+}
+fn any() -> Vec<String> {
+    vec!["*".into()]
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AuthSettings {
+    #[serde(default)]
+    pub issuers: Vec<IssuerSettings>,
+    #[serde(with = "humantime_serde")]
+    pub leeway: Duration,
+    pub caller_claim: String,
+    pub team_claim: Option<String>,
+    #[serde(with = "humantime_serde")]
+    pub cache_ttl: Duration,
+    pub max_token_bytes: usize,
+    pub ca_bundle: Option<PathBuf>,
+    pub id_signing_key: Option<Secret>,
+    pub id_signing_key_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct IssuerSettings {
+    pub issuer: String,
+    pub audiences: Vec<String>,
+    #[serde(default)]
+    pub hmac_secret: Option<Secret>,
+    #[serde(default)]
+    pub hmac_secret_file: Option<PathBuf>,
+    #[serde(default = "default_hmac_alg")]
+    pub hmac_algorithm: String,
+    #[serde(default)]
+    pub public_keys: Vec<PemKeySettings>,
+    #[serde(default)]
+    pub jwks_file: Option<PathBuf>,
+    #[serde(default)]
+    pub jwks_url: Option<String>,
+    #[serde(default = "default_refresh", with = "humantime_serde")]
+    pub jwks_refresh: Duration,
+    /// Unknown `kid`s trigger a refetch at most this often.
+    #[serde(default = "default_min_refetch", with = "humantime_serde")]
+    pub jwks_min_refetch: Duration,
+}
+
+impl IssuerSettings {
+    /// An issuer verified with one HS256 secret.
+    pub fn hmac(issuer: &str, audience: &str, secret: Secret) -> Self {
+        Self {
+            issuer: issuer.into(),
+            audiences: vec![audience.into()],
+            hmac_secret: Some(secret),
+            hmac_secret_file: None,
+            hmac_algorithm: default_hmac_alg(),
+            public_keys: vec![],
+            jwks_file: None,
+            jwks_url: None,
+            jwks_refresh: default_refresh(),
+            jwks_min_refetch: default_min_refetch(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PemKeySettings {
+    pub file: PathBuf,
+    pub algorithm: String,
+    #[serde(default)]
+    pub kid: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Ownership {
+    Team,
+    Caller,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PolicySettings {
+    pub ownership: Ownership,
+    pub default: TeamPolicy,
+    #[serde(default)]
+    pub teams: Vec<NamedTeamPolicy>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct TeamPolicy {
+    #[serde(default)]
+    pub run: Vec<String>,
+    #[serde(default = "any")]
+    pub sources: Vec<String>,
+    #[serde(default)]
+    pub cancel: bool,
+    #[serde(default)]
+    pub sdk_paths: bool,
+    #[serde(default)]
+    pub raw_ids: bool,
+}
+
+impl TeamPolicy {
+    /// Everything allowed (the sandbox's demo team, tests).
+    pub fn allow_all() -> Self {
+        Self {
+            run: any(),
+            sources: any(),
+            cancel: true,
+            sdk_paths: true,
+            raw_ids: true,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct NamedTeamPolicy {
+    pub team: String,
+    #[serde(flatten)]
+    pub policy: TeamPolicy,
+}
+
+fn problem(key: String, message: impl Into<String>) -> Problem {
+    Problem {
+        key,
+        message: message.into(),
+    }
+}
+
+pub const ALGORITHMS: [&str; 10] = [
+    "HS256", "HS384", "HS512", "RS256", "RS384", "RS512", "PS256", "ES256", "ES384", "EdDSA",
+];
+
+impl AuthSettings {
+    pub fn read_secret_files(&mut self) -> Result<(), Problem> {
+        if let Some(path) = &self.id_signing_key_file {
+            let v = std::fs::read_to_string(path).map_err(|e| {
+                problem(
+                    "auth.id_signing_key_file".into(),
+                    format!("cannot read {}: {e}", path.display()),
+                )
+            })?;
+            self.id_signing_key = Some(Secret::new(v.trim_end_matches(['\r', '\n']).to_owned()));
+        }
+        for (i, iss) in self.issuers.iter_mut().enumerate() {
+            if let Some(path) = &iss.hmac_secret_file {
+                let v = std::fs::read_to_string(path).map_err(|e| {
+                    problem(
+                        format!("auth.issuers[{i}].hmac_secret_file"),
+                        format!("cannot read {}: {e}", path.display()),
+                    )
+                })?;
+                iss.hmac_secret = Some(Secret::new(v.trim_end_matches(['\r', '\n']).to_owned()));
+            }
+        }
+        Ok(())
+    }
+
+    pub fn validate(&self, problems: &mut Vec<Problem>) {
+        if self.issuers.is_empty() {
+            problems.push(problem(
+                "auth.issuers".into(),
+                "at least one trusted issuer is required",
+            ));
+        }
+        for (i, iss) in self.issuers.iter().enumerate() {
+            let key = |k: &str| format!("auth.issuers[{i}].{k}");
+            if iss.issuer.trim().is_empty() {
+                problems.push(problem(key("issuer"), "is required"));
+            }
+            if iss.audiences.is_empty() {
+                problems.push(problem(
+                    key("audiences"),
+                    "at least one accepted audience is required",
+                ));
+            }
+            let sources = [
+                iss.hmac_secret.is_some(),
+                !iss.public_keys.is_empty(),
+                iss.jwks_file.is_some(),
+                iss.jwks_url.is_some(),
+            ];
+            if !sources.contains(&true) {
+                problems.push(problem(
+                    key("hmac_secret"),
+                    "the issuer has no key (hmac_secret, public_keys, jwks_file or jwks_url)",
+                ));
+            }
+            if let Some(s) = &iss.hmac_secret {
+                if s.expose().len() < 32 {
+                    problems.push(problem(key("hmac_secret"), "must be at least 32 bytes"));
+                }
+                if !iss.hmac_algorithm.starts_with("HS")
+                    || !ALGORITHMS.contains(&iss.hmac_algorithm.as_str())
+                {
+                    problems.push(problem(
+                        key("hmac_algorithm"),
+                        "must be HS256, HS384 or HS512",
+                    ));
+                }
+            }
+            for (j, k) in iss.public_keys.iter().enumerate() {
+                if !ALGORITHMS.contains(&k.algorithm.as_str()) || k.algorithm.starts_with("HS") {
+                    problems.push(problem(
+                        key(&format!("public_keys[{j}].algorithm")),
+                        "must be an asymmetric algorithm (RS256, PS256, ES256, EdDSA, ...)",
+                    ));
+                }
+                if let Err(e) = super::keys::load_pem(k) {
+                    problems.push(problem(key(&format!("public_keys[{j}].file")), e));
+                }
+            }
+            if let Some(path) = &iss.jwks_file {
+                if let Err(e) = super::keys::load_jwks_file(path) {
+                    problems.push(problem(key("jwks_file"), e));
+                }
+            }
+            if let Some(u) = &iss.jwks_url {
+                match url::Url::parse(u) {
+                    Ok(u) if matches!(u.scheme(), "http" | "https") => {}
+                    _ => problems.push(problem(key("jwks_url"), "must be an http(s) URL")),
+                }
+            }
+        }
+        if self.caller_claim.trim().is_empty() {
+            problems.push(problem("auth.caller_claim".into(), "is required"));
+        }
+        if self.max_token_bytes < 256 {
+            problems.push(problem(
+                "auth.max_token_bytes".into(),
+                "must be at least 256",
+            ));
+        }
+        match &self.id_signing_key {
+            None => problems.push(problem(
+                "auth.id_signing_key".into(),
+                "is required (set REPORTGATE__AUTH__ID_SIGNING_KEY or auth.id_signing_key_file)",
+            )),
+            Some(k) if k.expose().len() < 32 => problems.push(problem(
+                "auth.id_signing_key".into(),
+                "must be at least 32 bytes",
+            )),
+            Some(_) => {}
+        }
+    }
+}
+
+impl PolicySettings {
+    pub fn validate(&self, problems: &mut Vec<Problem>) {
+        let check = |key: String, p: &TeamPolicy, problems: &mut Vec<Problem>| {
+            for t in &p.run {
+                if t != "*" && ReportType::parse(t).is_none() {
+                    problems.push(problem(
+                        key.clone() + ".run",
+                        format!("{t} is not a report type"),
+                    ));
+                }
+            }
+        };
+        check("policy.default".into(), &self.default, problems);
+        for (i, t) in self.teams.iter().enumerate() {
+            if t.team.trim().is_empty() {
+                problems.push(problem(format!("policy.teams[{i}].team"), "is required"));
+            }
+            check(format!("policy.teams[{i}]"), &t.policy, problems);
+        }
+    }
+}

@@ -1,0 +1,365 @@
+//! Caller authentication: the attack suite, RS256 and ES256 keys, JWKS rotation.
+use crate::helpers::{settings_for, spawn_gateway, TestApp, TEST_HMAC_SECRET, TEST_ISSUER};
+use actix_web::{web, App, HttpResponse, HttpServer};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+use base64::Engine;
+use jsonwebtoken::{encode, Algorithm, EncodingKey, Header};
+use reportgate::auth::settings::{IssuerSettings, PemKeySettings};
+use reportgate::simulator::Simulator;
+use serde_json::{json, Value};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+const RSA_ISSUER: &str = "https://rsa.idp.test";
+
+fn fixture(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
+}
+
+fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+fn claims(iss: &str) -> Value {
+    json!({"iss": iss, "aud": "reportgate", "sub": "mallory", "team": "test-team", "exp": now() + 600})
+}
+
+fn hs256(claims: &Value, secret: &[u8]) -> String {
+    encode(
+        &Header::new(Algorithm::HS256),
+        claims,
+        &EncodingKey::from_secret(secret),
+    )
+    .unwrap()
+}
+
+fn rs256(claims: &Value, kid: Option<&str>) -> String {
+    let mut h = Header::new(Algorithm::RS256);
+    h.kid = kid.map(str::to_owned);
+    let key = EncodingKey::from_rsa_pem(&std::fs::read(fixture("test-rsa-private.pem")).unwrap())
+        .unwrap();
+    encode(&h, claims, &key).unwrap()
+}
+
+/// A gateway trusting the HMAC test issuer and an RS256 issuer with a PEM key.
+async fn spawn_with_rsa_issuer() -> TestApp {
+    let sim = Simulator::builder()
+        .report_duration(Duration::ZERO)
+        .start()
+        .unwrap();
+    let mut settings = settings_for(&sim);
+    let mut rsa = IssuerSettings::hmac(
+        RSA_ISSUER,
+        "reportgate",
+        reportgate::secret::Secret::new("x".repeat(32)),
+    );
+    rsa.hmac_secret = None;
+    rsa.public_keys = vec![PemKeySettings {
+        file: fixture("test-rsa-public.pem"),
+        algorithm: "RS256".into(),
+        kid: Some("rsa-1".into()),
+    }];
+    settings.auth.issuers.push(rsa);
+    spawn_gateway(sim, settings)
+}
+
+#[actix_rt::test]
+async fn valid_hs256_and_rs256_tokens_are_accepted() {
+    let app = spawn_with_rsa_issuer().await;
+    let path = "/v1/reports/0123456789abcdef0123456789abcdef";
+    let hmac = hs256(&claims(TEST_ISSUER), TEST_HMAC_SECRET.as_bytes());
+    assert_eq!(
+        app.request_as(&hmac, "GET", path, None).await.status,
+        404,
+        "authenticated, report unknown"
+    );
+    let rsa = rs256(&claims(RSA_ISSUER), Some("rsa-1"));
+    assert_eq!(app.request_as(&rsa, "GET", path, None).await.status, 404);
+}
+
+#[actix_rt::test]
+async fn the_attack_suite_gets_401_and_never_reaches_upstream() {
+    let app = spawn_with_rsa_issuer().await;
+    let secret = TEST_HMAC_SECRET.as_bytes();
+    let b64 = |v: &Value| B64.encode(v.to_string());
+    let valid = hs256(&claims(TEST_ISSUER), secret);
+    let public_pem = std::fs::read(fixture("test-rsa-public.pem")).unwrap();
+
+    let mut c = claims(TEST_ISSUER);
+    let attacks: Vec<(&str, String)> = vec![
+        (
+            "alg none",
+            format!(
+                "{}.{}.",
+                b64(&json!({"alg": "none", "typ": "JWT"})),
+                b64(&claims(TEST_ISSUER))
+            ),
+        ),
+        (
+            "HS256 signed with the RSA public key",
+            hs256(&claims(RSA_ISSUER), &public_pem),
+        ),
+        ("expired", {
+            c["exp"] = json!(now() - 3600);
+            hs256(&c, secret)
+        }),
+        ("nbf in the future", {
+            let mut c = claims(TEST_ISSUER);
+            c["nbf"] = json!(now() + 3600);
+            hs256(&c, secret)
+        }),
+        ("wrong iss", hs256(&claims("https://evil.example"), secret)),
+        ("wrong aud", {
+            let mut c = claims(TEST_ISSUER);
+            c["aud"] = json!("someone-else");
+            hs256(&c, secret)
+        }),
+        ("missing exp", {
+            let mut c = claims(TEST_ISSUER);
+            c.as_object_mut().unwrap().remove("exp");
+            hs256(&c, secret)
+        }),
+        (
+            "bad signature",
+            hs256(
+                &claims(TEST_ISSUER),
+                b"another-secret-of-at-least-32-bytes!!",
+            ),
+        ),
+        (
+            "unknown kid",
+            rs256(&claims(RSA_ISSUER), Some("rsa-unknown")),
+        ),
+        ("truncated", valid[..valid.rfind('.').unwrap()].to_owned()),
+        ("non-base64 segments", "!!!.@@@.###".to_owned()),
+        ("huge token", format!("{valid}{}", "A".repeat(16 * 1024))),
+        ("no caller id", {
+            let mut c = claims(TEST_ISSUER);
+            c.as_object_mut().unwrap().remove("sub");
+            hs256(&c, secret)
+        }),
+    ];
+    let path = "/v1/reports/0123456789abcdef0123456789abcdef";
+    for (name, token) in &attacks {
+        let r = app.request_as(token, "GET", path, None).await;
+        assert_eq!(r.status, 401, "{name}: {}", r.text());
+        assert_eq!(
+            r.header("www-authenticate").as_deref(),
+            Some("Bearer error=\"invalid_token\""),
+            "{name}"
+        );
+        assert_eq!(
+            r.json()["error"],
+            "invalid_token",
+            "{name}: one uniform body"
+        );
+    }
+
+    let header_attacks: Vec<(&str, Vec<(&str, String)>)> = vec![
+        ("no Authorization", vec![]),
+        ("Bearer missing", vec![("authorization", valid.clone())]),
+        (
+            "Basic instead of Bearer",
+            vec![("authorization", format!("Basic {valid}"))],
+        ),
+        (
+            "Bearer doubled",
+            vec![("authorization", format!("Bearer Bearer {valid}"))],
+        ),
+        (
+            "two Authorization headers",
+            vec![
+                ("authorization", format!("Bearer {valid}")),
+                ("authorization", format!("Bearer {valid}")),
+            ],
+        ),
+    ];
+    for (name, headers) in &header_attacks {
+        let headers: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let r = app.raw_request("GET", path, None, &headers).await;
+        assert_eq!(r.status, 401, "{name}");
+    }
+    let r = app
+        .raw_request("GET", &format!("{path}?access_token={valid}"), None, &[])
+        .await;
+    assert_eq!(r.status, 401, "a token in the query string is not accepted");
+
+    // The SDK paths refuse the same way, in the upstream's 401 shape.
+    let r = app
+        .raw_request("GET", "/v3/reports/abc/result", None, &[])
+        .await;
+    assert_eq!(r.status, 401);
+    assert_eq!(r.json(), json!({"error": "JWT validation failed"}));
+
+    let c = app.sim.counters();
+    assert_eq!(
+        (c.api_calls(), c.token_requests),
+        (0, 0),
+        "nothing reached upstream"
+    );
+}
+
+#[actix_rt::test]
+async fn health_readiness_and_openapi_stay_open() {
+    let app = spawn_with_rsa_issuer().await;
+    for path in ["/healthz", "/readyz", "/openapi.json"] {
+        assert_eq!(
+            app.raw_request("GET", path, None, &[]).await.status,
+            200,
+            "{path}"
+        );
+    }
+}
+
+/// A tiny IdP serving a JWKS the test can rotate, counting fetches.
+struct Idp {
+    url: String,
+    jwks: Arc<Mutex<Value>>,
+    fetches: Arc<AtomicU64>,
+}
+
+fn start_idp() -> Idp {
+    let jwks = Arc::new(Mutex::new(json!({"keys": []})));
+    let fetches = Arc::new(AtomicU64::new(0));
+    let (j, f) = (jwks.clone(), fetches.clone());
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/jwks", listener.local_addr().unwrap());
+    let server = HttpServer::new(move || {
+        let (j, f) = (j.clone(), f.clone());
+        App::new().route(
+            "/jwks",
+            web::get().to(move || {
+                let (j, f) = (j.clone(), f.clone());
+                async move {
+                    f.fetch_add(1, Ordering::SeqCst);
+                    let body = j.lock().unwrap().clone();
+                    HttpResponse::Ok().json(body)
+                }
+            }),
+        )
+    })
+    .workers(1)
+    .disable_signals()
+    .listen(listener)
+    .unwrap()
+    .run();
+    actix_rt::spawn(server);
+    Idp { url, jwks, fetches }
+}
+
+struct EcKey {
+    kid: String,
+    pair: rcgen::KeyPair,
+}
+
+impl EcKey {
+    fn new(kid: &str) -> Self {
+        Self {
+            kid: kid.into(),
+            pair: rcgen::KeyPair::generate().unwrap(),
+        }
+    }
+
+    fn jwk(&self) -> Value {
+        let raw = self.pair.public_key_raw(); // 0x04 || x || y
+        json!({"kty": "EC", "crv": "P-256", "kid": self.kid, "alg": "ES256", "use": "sig",
+               "x": B64.encode(&raw[1..33]), "y": B64.encode(&raw[33..65])})
+    }
+
+    fn sign(&self, claims: &Value) -> String {
+        let mut h = Header::new(Algorithm::ES256);
+        h.kid = Some(self.kid.clone());
+        encode(
+            &h,
+            claims,
+            &EncodingKey::from_ec_pem(self.pair.serialize_pem().as_bytes()).unwrap(),
+        )
+        .unwrap()
+    }
+}
+
+async fn spawn_with_jwks(idp: &Idp, min_refetch: Duration) -> TestApp {
+    let sim = Simulator::builder().start().unwrap();
+    let mut settings = settings_for(&sim);
+    let mut issuer = IssuerSettings::hmac(
+        "https://corp.idp.test",
+        "reportgate",
+        reportgate::secret::Secret::new("x".repeat(32)),
+    );
+    issuer.hmac_secret = None;
+    issuer.jwks_url = Some(idp.url.clone());
+    issuer.jwks_min_refetch = min_refetch;
+    settings.auth.issuers.push(issuer);
+    spawn_gateway(sim, settings)
+}
+
+#[actix_rt::test]
+async fn a_rotated_jwks_key_is_accepted_after_a_refetch_without_restart() {
+    let idp = start_idp();
+    let (k1, k2) = (EcKey::new("k1"), EcKey::new("k2"));
+    *idp.jwks.lock().unwrap() = json!({"keys": [k1.jwk()]});
+    let app = spawn_with_jwks(&idp, Duration::ZERO).await;
+    let path = "/v1/reports/0123456789abcdef0123456789abcdef";
+    let claims = claims("https://corp.idp.test");
+
+    assert_eq!(
+        app.request_as(&k1.sign(&claims), "GET", path, None)
+            .await
+            .status,
+        404
+    );
+    assert_eq!(
+        app.request_as(&k2.sign(&claims), "GET", path, None)
+            .await
+            .status,
+        401,
+        "k2 not published yet"
+    );
+
+    *idp.jwks.lock().unwrap() = json!({"keys": [k1.jwk(), k2.jwk()]});
+    assert_eq!(
+        app.request_as(&k2.sign(&claims), "GET", path, None)
+            .await
+            .status,
+        404,
+        "accepted after refetch"
+    );
+    assert!(idp.fetches.load(Ordering::SeqCst) >= 2);
+}
+
+#[actix_rt::test]
+async fn forged_kids_cannot_make_the_gateway_hammer_the_idp() {
+    let idp = start_idp();
+    let k1 = EcKey::new("k1");
+    *idp.jwks.lock().unwrap() = json!({"keys": [k1.jwk()]});
+    let app = spawn_with_jwks(&idp, Duration::from_secs(3600)).await;
+    let path = "/v1/reports/abc";
+    let claims = claims("https://corp.idp.test");
+    assert_eq!(
+        app.request_as(&k1.sign(&claims), "GET", path, None)
+            .await
+            .status,
+        404
+    );
+    for i in 0..30 {
+        let forged = EcKey::new(&format!("forged-{i}"));
+        assert_eq!(
+            app.request_as(&forged.sign(&claims), "GET", path, None)
+                .await
+                .status,
+            401
+        );
+    }
+    assert_eq!(
+        idp.fetches.load(Ordering::SeqCst),
+        1,
+        "one fetch, no matter how many unknown kids"
+    );
+}
