@@ -152,12 +152,14 @@ impl Report {
 
 /// Start a report.
 #[utoipa::path(
-    post, path = "/v1/reports", tag = "reports",
+    post, path = "/v1/reports", tag = "reports", security(("bearer" = [])),
     request_body = RunReportRequest,
     responses(
         (status = 202, description = "Started (or the already running report of a non-concurrent type)", body = Report,
          headers(("Location" = String, description = "The report's URL"))),
         (status = 400, description = "Invalid JSON, unknown type or invalid arguments", body = ErrorBody),
+        (status = 401, description = "No valid bearer token", body = ErrorBody),
+        (status = 403, description = "The team's policy does not allow this type or source", body = ErrorBody),
         (status = 413, description = "Body too large", body = ErrorBody),
         (status = 502, description = "IdentityNow failed", body = ErrorBody),
         (status = 503, description = "The gateway cannot authenticate to IdentityNow", body = ErrorBody),
@@ -210,11 +212,12 @@ pub async fn run_report(
 
 /// Read a report's status.
 #[utoipa::path(
-    get, path = "/v1/reports/{id}", tag = "reports",
+    get, path = "/v1/reports/{id}", tag = "reports", security(("bearer" = [])),
     params(("id" = String, Path, description = "Report id")),
     responses(
         (status = 200, body = Report),
         (status = 400, description = "Malformed id", body = ErrorBody),
+        (status = 401, description = "No valid bearer token", body = ErrorBody),
         (status = 404, description = "No such report", body = ErrorBody),
         (status = 502, body = ErrorBody), (status = 503, body = ErrorBody), (status = 504, body = ErrorBody),
     )
@@ -244,11 +247,12 @@ pub struct FileQuery {
 
 /// Download a finished report's file (streamed).
 #[utoipa::path(
-    get, path = "/v1/reports/{id}/file", tag = "reports",
+    get, path = "/v1/reports/{id}/file", tag = "reports", security(("bearer" = [])),
     params(("id" = String, Path, description = "Report id"), FileQuery),
     responses(
         (status = 200, description = "The file", content((Vec<u8> = "application/csv"), (Vec<u8> = "application/pdf"))),
         (status = 400, body = ErrorBody),
+        (status = 401, description = "No valid bearer token", body = ErrorBody),
         (status = 404, description = "No such report, or not in that format", body = ErrorBody),
         (status = 409, description = "The report is not finished or has no files", body = ErrorBody),
         (status = 502, body = ErrorBody), (status = 503, body = ErrorBody), (status = 504, body = ErrorBody),
@@ -317,11 +321,13 @@ async fn explain_missing_file(upstream: &IdentityNow, id: &ReportId, format: &st
 
 /// Cancel a report. Cancelling a finished report changes nothing and also answers 204.
 #[utoipa::path(
-    post, path = "/v1/reports/{id}/cancel", tag = "reports",
+    post, path = "/v1/reports/{id}/cancel", tag = "reports", security(("bearer" = [])),
     params(("id" = String, Path, description = "Report id")),
     responses(
         (status = 204, description = "Cancelled, or already finished"),
-        (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, description = "The team may not cancel", body = ErrorBody),
+        (status = 404, body = ErrorBody),
         (status = 502, body = ErrorBody), (status = 503, body = ErrorBody), (status = 504, body = ErrorBody),
     )
 )]

@@ -101,3 +101,48 @@ fn help_explains_every_subcommand() {
         assert!(out.status.success(), "{sub:?}");
     }
 }
+
+#[test]
+fn token_mints_a_caller_token_for_the_configured_hmac_issuer() {
+    let dir = std::env::temp_dir().join(format!("rg-token-{}.yaml", std::process::id()));
+    let yaml = r#"
+tenant:
+  base_url: https://acme.api.identitynow.com
+  client_id: abc
+  client_secret: s
+auth:
+  issuers:
+    - issuer: https://idp.example.com
+      audiences: [reportgate]
+      hmac_secret: an-hmac-secret-that-is-long-enough-123
+  id_signing_key: an-id-signing-key-that-is-long-enough
+"#;
+    std::fs::write(&dir, yaml).unwrap();
+    let out = reportgate()
+        .args([
+            "token", "--sub", "alice", "--team", "finance", "--ttl", "10m", "--config",
+        ])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let token = String::from_utf8(out.stdout).unwrap();
+    let mut v = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::HS256);
+    v.set_issuer(&["https://idp.example.com"]);
+    v.set_audience(&["reportgate"]);
+    let data = jsonwebtoken::decode::<serde_json::Value>(
+        token.trim(),
+        &jsonwebtoken::DecodingKey::from_secret(b"an-hmac-secret-that-is-long-enough-123"),
+        &v,
+    )
+    .unwrap();
+    assert_eq!(data.claims["sub"], "alice");
+    assert_eq!(data.claims["team"], "finance");
+    let ttl = data.claims["exp"].as_u64().unwrap() - data.claims["iat"].as_u64().unwrap();
+    assert_eq!(ttl, 600);
+    std::fs::remove_file(dir).ok();
+}
