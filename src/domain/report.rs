@@ -230,6 +230,58 @@ pub fn validate_report(
     Ok(t)
 }
 
+/// The JSON Schema of a `/v1` run request, generated from the same table the validator
+/// uses (one `oneOf` branch per type), so the OpenAPI document is exactly as strict as the API.
+pub fn run_request_schema() -> Value {
+    let kind_schema = |k: Kind| match k {
+        Kind::Str => serde_json::json!({"type": "string", "pattern": "\\S"}),
+        Kind::Bool => serde_json::json!({"type": "boolean"}),
+        Kind::Formats => {
+            serde_json::json!({"type": "array", "items": {"type": "string", "enum": ["CSV", "PDF"]}})
+        }
+        Kind::Indices => {
+            serde_json::json!({"type": "array", "items": {"type": "string", "enum": INDICES}})
+        }
+        Kind::StringArray => serde_json::json!({"type": "array", "items": {"type": "string"}}),
+    };
+    let branches: Vec<Value> = ReportType::ALL
+        .iter()
+        .map(|t| {
+            let fields = schema(*t);
+            let props: Map<String, Value> = fields
+                .iter()
+                .map(|f| {
+                    let mut schema = kind_schema(f.kind);
+                    // Optional arguments may also be null, which the validator reads as absent.
+                    if !f.required {
+                        let t = schema["type"].clone();
+                        schema["type"] = serde_json::json!([t, "null"]);
+                    }
+                    (f.name.to_owned(), schema)
+                })
+                .collect();
+            let required: Vec<&str> = fields.iter().filter(|f| f.required).map(|f| f.name).collect();
+            let mut arguments = serde_json::json!({
+                "type": "object", "additionalProperties": false, "properties": props,
+            });
+            let mut top_required = vec!["type"];
+            if required.is_empty() {
+                arguments["type"] = serde_json::json!(["object", "null"]);
+            } else {
+                arguments["required"] = serde_json::json!(required);
+                top_required.push("arguments");
+            }
+            serde_json::json!({
+                "type": "object",
+                "additionalProperties": false,
+                "required": top_required,
+                "properties": {"type": {"type": "string", "enum": [t.as_str()]}, "arguments": arguments},
+            })
+        })
+        .collect();
+    serde_json::json!({"oneOf": branches, "description": "A report type and its arguments, as the upstream schema defines them."})
+}
+
 /// The gateway's lifecycle vocabulary.
 ///
 /// Upstream speaks two: `ReportResults.status` (`SUCCESS, FAILURE, WARNING, TERMINATED`,

@@ -161,6 +161,7 @@ impl Report {
         (status = 401, description = "No valid bearer token", body = ErrorBody),
         (status = 403, description = "The team's policy does not allow this type or source", body = ErrorBody),
         (status = 413, description = "Body too large", body = ErrorBody),
+        (status = 429, description = "IdentityNow's rate limit was reached; see Retry-After", body = ErrorBody),
         (status = 502, description = "IdentityNow failed", body = ErrorBody),
         (status = 503, description = "The gateway cannot authenticate to IdentityNow", body = ErrorBody),
         (status = 504, description = "IdentityNow timed out", body = ErrorBody),
@@ -213,12 +214,13 @@ pub async fn run_report(
 /// Read a report's status.
 #[utoipa::path(
     get, path = "/v1/reports/{id}", tag = "reports", security(("bearer" = [])),
-    params(("id" = String, Path, description = "Report id")),
+    params(("id" = String, Path, description = "Report id (as returned by run)", pattern = "^[A-Za-z0-9_-]{1,128}$")),
     responses(
         (status = 200, body = Report),
         (status = 400, description = "Malformed id", body = ErrorBody),
         (status = 401, description = "No valid bearer token", body = ErrorBody),
         (status = 404, description = "No such report", body = ErrorBody),
+        (status = 429, description = "IdentityNow's rate limit was reached; see Retry-After", body = ErrorBody),
         (status = 502, body = ErrorBody), (status = 503, body = ErrorBody), (status = 504, body = ErrorBody),
     )
 )]
@@ -240,6 +242,7 @@ pub async fn get_report(
 #[derive(Deserialize, IntoParams)]
 pub struct FileQuery {
     /// `csv` (default) or `pdf`.
+    #[param(pattern = "^(csv|pdf|CSV|PDF)$")]
     format: Option<String>,
     /// Preferred file name (sanitized; the extension is added).
     name: Option<String>,
@@ -248,13 +251,14 @@ pub struct FileQuery {
 /// Download a finished report's file (streamed).
 #[utoipa::path(
     get, path = "/v1/reports/{id}/file", tag = "reports", security(("bearer" = [])),
-    params(("id" = String, Path, description = "Report id"), FileQuery),
+    params(("id" = String, Path, description = "Report id (as returned by run)", pattern = "^[A-Za-z0-9_-]{1,128}$"), FileQuery),
     responses(
         (status = 200, description = "The file", content((Vec<u8> = "application/csv"), (Vec<u8> = "application/pdf"))),
         (status = 400, body = ErrorBody),
         (status = 401, description = "No valid bearer token", body = ErrorBody),
         (status = 404, description = "No such report, or not in that format", body = ErrorBody),
         (status = 409, description = "The report is not finished or has no files", body = ErrorBody),
+        (status = 429, description = "IdentityNow's rate limit was reached; see Retry-After", body = ErrorBody),
         (status = 502, body = ErrorBody), (status = 503, body = ErrorBody), (status = 504, body = ErrorBody),
     )
 )]
@@ -322,12 +326,13 @@ async fn explain_missing_file(upstream: &IdentityNow, id: &ReportId, format: &st
 /// Cancel a report. Cancelling a finished report changes nothing and also answers 204.
 #[utoipa::path(
     post, path = "/v1/reports/{id}/cancel", tag = "reports", security(("bearer" = [])),
-    params(("id" = String, Path, description = "Report id")),
+    params(("id" = String, Path, description = "Report id (as returned by run)", pattern = "^[A-Za-z0-9_-]{1,128}$")),
     responses(
         (status = 204, description = "Cancelled, or already finished"),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 403, description = "The team may not cancel", body = ErrorBody),
         (status = 404, body = ErrorBody),
+        (status = 429, description = "IdentityNow's rate limit was reached; see Retry-After", body = ErrorBody),
         (status = 502, body = ErrorBody), (status = 503, body = ErrorBody), (status = 504, body = ErrorBody),
     )
 )]
