@@ -1,6 +1,7 @@
 //! Settings: `config/default.yaml` (compiled in) → optional file → `REPORTGATE__*` env,
 //! then validated as a whole so that every problem is reported at once, with its key.
 use crate::auth::settings::{AuthSettings, PolicySettings};
+use crate::limits::LimitSettings;
 use crate::secret::Secret;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -18,6 +19,7 @@ pub struct Settings {
     pub log: LogSettings,
     pub auth: AuthSettings,
     pub policy: PolicySettings,
+    pub limits: LimitSettings,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -215,6 +217,7 @@ impl Settings {
         }
         self.auth.validate(&mut problems);
         self.policy.validate(&mut problems);
+        self.limits.validate(&mut problems);
         if let Err(e) = tracing_subscriber::EnvFilter::try_new(&self.log.level) {
             problems.push(problem("log.level", format!("is not a valid filter: {e}")));
         }

@@ -23,6 +23,9 @@ pub enum UpstreamError {
     },
     #[error("upstream response is not usable: {0}")]
     BadResponse(String),
+    /// No upstream capacity within the caller's wait bound (budget queue or 429 pause).
+    #[error("no upstream capacity in time")]
+    Throttled { retry_after: std::time::Duration },
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -45,9 +48,14 @@ pub enum GatewayError {
     /// 413
     #[error("request body is larger than {limit} bytes")]
     PayloadTooLarge { limit: usize },
-    /// 429, passing on the upstream's `Retry-After`.
-    #[error("the IdentityNow rate limit was reached")]
-    UpstreamRateLimited { retry_after: Option<String> },
+    /// 429 with `Retry-After`: the team's own limit, or no upstream capacity within the
+    /// caller's wait bound.
+    #[error("{message}")]
+    RateLimited {
+        code: &'static str,
+        message: String,
+        retry_after: std::time::Duration,
+    },
     #[error(transparent)]
     Upstream(#[from] UpstreamError),
     /// 500: our bug.
@@ -83,7 +91,7 @@ impl GatewayError {
                 format!("this resource allows {allow}"),
             ),
             Self::PayloadTooLarge { .. } => ("payload_too_large", self.to_string()),
-            Self::UpstreamRateLimited { .. } => ("upstream_rate_limited", self.to_string()),
+            Self::RateLimited { code, message, .. } => (code, message.clone()),
             Self::Upstream(e) => match e {
                 UpstreamError::Unreachable(_) => (
                     "upstream_unreachable",
@@ -96,6 +104,10 @@ impl GatewayError {
                 UpstreamError::Auth(_) => (
                     "upstream_auth_failed",
                     "the gateway could not authenticate to IdentityNow".into(),
+                ),
+                UpstreamError::Throttled { .. } => (
+                    "upstream_busy",
+                    "the shared IdentityNow budget has no capacity within your wait bound".into(),
                 ),
                 UpstreamError::BadResponse(_) => (
                     "upstream_bad_response",
@@ -161,10 +173,11 @@ impl ResponseError for GatewayError {
             Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Self::Conflict { .. } => StatusCode::CONFLICT,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-            Self::UpstreamRateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Upstream(e) => match e {
                 UpstreamError::Timeout(_) => StatusCode::GATEWAY_TIMEOUT,
                 UpstreamError::Auth(_) => StatusCode::SERVICE_UNAVAILABLE,
+                UpstreamError::Throttled { .. } => StatusCode::TOO_MANY_REQUESTS,
                 UpstreamError::Status { status, .. } => match status.as_u16() {
                     400 => StatusCode::BAD_REQUEST,
                     401 => StatusCode::SERVICE_UNAVAILABLE,
@@ -196,8 +209,12 @@ pub fn add_headers(err: &GatewayError, resp: &mut actix_web::HttpResponseBuilder
         GatewayError::MethodNotAllowed { allow } => {
             resp.insert_header((header::ALLOW, *allow));
         }
-        GatewayError::UpstreamRateLimited { retry_after }
-        | GatewayError::Upstream(UpstreamError::Status { retry_after, .. })
+        GatewayError::RateLimited { retry_after, .. }
+        | GatewayError::Upstream(UpstreamError::Throttled { retry_after }) => {
+            let secs = crate::limits::header_secs(*retry_after);
+            resp.insert_header((header::RETRY_AFTER, secs.to_string()));
+        }
+        GatewayError::Upstream(UpstreamError::Status { retry_after, .. })
             if err.status_code() == StatusCode::TOO_MANY_REQUESTS =>
         {
             resp.insert_header((header::RETRY_AFTER, retry_after.as_deref().unwrap_or("10")));

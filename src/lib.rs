@@ -6,6 +6,7 @@ pub mod clock;
 pub mod config;
 pub mod domain;
 pub mod error;
+pub mod limits;
 pub mod request_id;
 pub mod routes;
 pub mod sandbox;

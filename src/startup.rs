@@ -3,6 +3,7 @@
 use crate::auth::{self, Authenticator, IdpClient, Policy, ReportIds};
 use crate::clock::Clock;
 use crate::config::Settings;
+use crate::limits::{self, TeamLimiter};
 use crate::request_id::{self, RequestId};
 use crate::routes;
 use crate::upstream::Upstream;
@@ -67,7 +68,9 @@ impl Application {
         listener: TcpListener,
     ) -> anyhow::Result<Self> {
         let port = listener.local_addr()?.port();
-        let upstream = Upstream::new(settings.tenant.clone(), clock).map_err(anyhow::Error::msg)?;
+        let upstream = Upstream::new(settings.tenant.clone(), settings.limits.clone(), clock)
+            .map_err(anyhow::Error::msg)?;
+        let limiter = web::Data::new(TeamLimiter::new(&settings.limits));
         let signing_key = settings
             .auth
             .id_signing_key
@@ -87,6 +90,7 @@ impl Application {
                 .app_data(state.clone())
                 .app_data(authenticator.clone())
                 .app_data(policy.clone())
+                .app_data(limiter.clone())
                 .app_data(web::Data::new(IdpClient(
                     awc::Client::builder()
                         .connector(awc::Connector::new().rustls_0_23(idp_tls.clone()))
@@ -95,6 +99,7 @@ impl Application {
                 )))
                 // awc is !Send: each worker builds its own client over the shared token cache.
                 .app_data(web::Data::new(upstream.client()))
+                .wrap(from_fn(limits::middleware))
                 .wrap(from_fn(auth::middleware))
                 .wrap(TracingLogger::<GatewaySpan>::new())
                 .wrap(from_fn(request_id::middleware))

@@ -9,7 +9,7 @@ mod report_ids;
 pub mod settings;
 
 pub use jwt::Authenticator;
-pub use middleware::{middleware, IdpClient};
+pub use middleware::{is_sdk_path, middleware, IdpClient};
 pub use policy::Policy;
 pub use report_ids::{Opened, ReportIds};
 

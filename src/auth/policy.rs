@@ -84,6 +84,7 @@ mod tests {
             cancel: false,
             sdk_paths: false,
             raw_ids: false,
+            ..TeamPolicy::allow_all()
         }
     }
 

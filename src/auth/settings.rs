@@ -18,6 +18,15 @@ fn default_hmac_alg() -> String {
 fn any() -> Vec<String> {
     vec!["*".into()]
 }
+fn default_rate() -> f64 {
+    2.0
+}
+fn default_burst() -> u32 {
+    10
+}
+fn default_weight() -> u32 {
+    1
+}
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct AuthSettings {
@@ -99,7 +108,7 @@ pub struct PolicySettings {
     pub teams: Vec<NamedTeamPolicy>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct TeamPolicy {
     #[serde(default)]
     pub run: Vec<String>,
@@ -111,6 +120,18 @@ pub struct TeamPolicy {
     pub sdk_paths: bool,
     #[serde(default)]
     pub raw_ids: bool,
+    /// The team's own limit: sustained requests per second...
+    #[serde(default = "default_rate")]
+    pub rate: f64,
+    /// ...and how many may come at once.
+    #[serde(default = "default_burst")]
+    pub burst: u32,
+    /// Share of the upstream budget relative to other teams when it is contended.
+    #[serde(default = "default_weight")]
+    pub weight: u32,
+    /// Overrides `limits.max_wait` for this team.
+    #[serde(default, with = "humantime_serde")]
+    pub max_wait: Option<Duration>,
 }
 
 impl TeamPolicy {
@@ -122,6 +143,10 @@ impl TeamPolicy {
             cancel: true,
             sdk_paths: true,
             raw_ids: true,
+            rate: 1000.0,
+            burst: 1000,
+            weight: 1,
+            max_wait: None,
         }
     }
 }
@@ -261,6 +286,18 @@ impl AuthSettings {
 impl PolicySettings {
     pub fn validate(&self, problems: &mut Vec<Problem>) {
         let check = |key: String, p: &TeamPolicy, problems: &mut Vec<Problem>| {
+            if !(p.rate > 0.0 && p.rate.is_finite()) {
+                problems.push(problem(
+                    key.clone() + ".rate",
+                    "must be a positive number of requests per second",
+                ));
+            }
+            if p.burst == 0 || p.weight == 0 {
+                problems.push(problem(
+                    key.clone() + ".burst",
+                    "burst and weight must be at least 1",
+                ));
+            }
             for t in &p.run {
                 if t != "*" && ReportType::parse(t).is_none() {
                     problems.push(problem(

@@ -152,6 +152,17 @@ impl SimulatorHandle {
         });
     }
 
+    /// When report API calls arrived (real time, oldest first).
+    pub fn call_times(&self) -> Vec<std::time::Instant> {
+        self.state
+            .call_times
+            .lock()
+            .unwrap()
+            .iter()
+            .copied()
+            .collect()
+    }
+
     pub fn clear_faults(&self) {
         self.state.clear_faults();
     }

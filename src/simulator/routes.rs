@@ -161,6 +161,13 @@ fn authenticate(state: &SimState, req: &HttpRequest) -> Result<String, HttpRespo
 /// The common front of every report operation: count, faults, auth, rate limit.
 async fn admit(state: &SimState, req: &HttpRequest, op: Op) -> Result<String, HttpResponse> {
     state.counters.bump(op);
+    {
+        let mut times = state.call_times.lock().unwrap();
+        if times.len() >= 100_000 {
+            times.pop_front();
+        }
+        times.push_back(std::time::Instant::now());
+    }
     apply_fault(state, op).await?;
     let client = authenticate(state, req)?;
     if let Err(wait) = state.admit(&client) {

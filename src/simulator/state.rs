@@ -214,6 +214,8 @@ pub struct SimState {
     faults: Mutex<Vec<FaultRule>>,
     /// Outcome given to reports started from now on.
     pub next_outcome: Mutex<Outcome>,
+    /// When report API calls arrived (real time), the most recent ones.
+    pub call_times: Mutex<VecDeque<Instant>>,
 }
 
 impl SimState {
@@ -228,6 +230,7 @@ impl SimState {
             rate_log: Mutex::default(),
             faults: Mutex::default(),
             next_outcome: Mutex::new(Outcome::Success),
+            call_times: Mutex::default(),
         }
     }
 

@@ -5,6 +5,7 @@ use super::token::TokenProvider;
 use crate::config::TenantSettings;
 use crate::domain::ReportId;
 use crate::error::UpstreamError;
+use crate::limits::{self, LimitSettings, RequestContext, UpstreamBudget};
 use actix_web::http::{header, Method, StatusCode};
 use awc::error::{ConnectError, PayloadError, SendRequestError};
 use bytes::Bytes;
@@ -13,6 +14,7 @@ use serde::de::DeserializeOwned;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
+use std::time::Instant;
 
 const JSON_LIMIT: usize = 1 << 20;
 
@@ -20,12 +22,18 @@ const JSON_LIMIT: usize = 1 << 20;
 #[derive(Clone)]
 pub struct Upstream {
     pub tokens: Arc<TokenProvider>,
+    pub budget: Arc<UpstreamBudget>,
     tls: Arc<rustls::ClientConfig>,
     settings: TenantSettings,
+    limits: LimitSettings,
 }
 
 impl Upstream {
-    pub fn new(settings: TenantSettings, clock: crate::clock::Clock) -> Result<Self, String> {
+    pub fn new(
+        settings: TenantSettings,
+        limits: LimitSettings,
+        clock: crate::clock::Clock,
+    ) -> Result<Self, String> {
         let tls = super::tls::client_config(settings.ca_bundle.as_deref())?;
         let tokens = Arc::new(TokenProvider::new(
             &settings.base_url,
@@ -40,8 +48,10 @@ impl Upstream {
         ));
         Ok(Self {
             tokens,
+            budget: UpstreamBudget::start(limits.budget_config()),
             tls,
             settings,
+            limits,
         })
     }
 
@@ -63,6 +73,8 @@ impl Upstream {
             http,
             base: self.settings.base_url.clone(),
             tokens: self.tokens.clone(),
+            budget: self.budget.clone(),
+            limits: self.limits.clone(),
             request_timeout: self.settings.request_timeout,
             download_timeout: self.settings.download_timeout,
         }
@@ -73,6 +85,8 @@ pub struct IdentityNow {
     http: awc::Client,
     base: String,
     pub tokens: Arc<TokenProvider>,
+    budget: Arc<UpstreamBudget>,
+    limits: LimitSettings,
     request_timeout: Duration,
     download_timeout: Duration,
 }
@@ -140,7 +154,23 @@ fn header_str(headers: &header::HeaderMap, name: header::HeaderName) -> Option<S
 }
 
 impl IdentityNow {
-    /// Sends one request with a tenant token; on 401 drops that token and tries once more.
+    /// The pause an upstream 429 asks for: its `Retry-After`, else the default with jitter,
+    /// never more than the cap.
+    fn pause_for(&self, headers: &header::HeaderMap) -> Duration {
+        let asked = headers
+            .get(header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| limits::retry_after::parse(v, std::time::SystemTime::now()));
+        let d = asked.unwrap_or_else(|| {
+            let jitter = rand::random::<f64>() * 0.2 + 0.9;
+            self.limits.retry_after_default.mul_f64(jitter)
+        });
+        d.min(self.limits.retry_after_cap)
+    }
+
+    /// Sends one request with a budget permit and a tenant token. On 401 it drops that token
+    /// and tries once more; on 429 it pauses the whole budget and holds the request for
+    /// another try while the caller's wait bound allows.
     async fn send(
         &self,
         method: Method,
@@ -150,9 +180,24 @@ impl IdentityNow {
     ) -> Result<awc::ClientResponse<impl Stream<Item = Result<Bytes, PayloadError>>>, UpstreamError>
     {
         let url = format!("{}{}", self.base, path_and_query);
-        let mut attempt = 0;
+        let ctx = limits::current().unwrap_or_else(|| RequestContext {
+            team: "internal".into(),
+            weight: 1,
+            deadline: Instant::now() + self.limits.max_wait,
+        });
+        let mut refreshed = false;
+        let mut throttled = 0;
         loop {
-            attempt += 1;
+            if self
+                .budget
+                .acquire(&ctx.team, ctx.weight, ctx.deadline)
+                .await
+                .is_err()
+            {
+                return Err(UpstreamError::Throttled {
+                    retry_after: self.budget.estimated_wait(),
+                });
+            }
             let token = self.tokens.get(&self.http).await?;
             let req = self
                 .http
@@ -169,12 +214,26 @@ impl IdentityNow {
                 None => req.send().await,
             };
             let resp = sent.map_err(map_send_error)?;
-            if resp.status() == StatusCode::UNAUTHORIZED && attempt == 1 {
-                tracing::info!("upstream refused the tenant token; refreshing once");
-                self.tokens.invalidate(&token);
-                continue;
+            match resp.status() {
+                StatusCode::UNAUTHORIZED if !refreshed => {
+                    tracing::info!("upstream refused the tenant token; refreshing once");
+                    self.tokens.invalidate(&token);
+                    refreshed = true;
+                }
+                StatusCode::TOO_MANY_REQUESTS => {
+                    let pause = self.pause_for(resp.headers());
+                    self.budget.pause(pause);
+                    throttled += 1;
+                    tracing::warn!(
+                        pause_ms = pause.as_millis() as u64,
+                        "upstream answered 429; budget paused"
+                    );
+                    if throttled > 5 || Instant::now() + pause >= ctx.deadline {
+                        return Err(UpstreamError::Throttled { retry_after: pause });
+                    }
+                }
+                _ => return Ok(resp),
             }
-            return Ok(resp);
         }
     }
 

@@ -60,8 +60,11 @@ async fn malformed_or_wrongly_shaped_upstream_json_becomes_502() {
 }
 
 #[actix_rt::test]
-async fn an_upstream_429_is_passed_on_with_its_retry_after() {
-    let app = spawn_app().await;
+async fn an_upstream_429_longer_than_the_wait_bound_answers_429_with_the_pause() {
+    let app = spawn_with(Simulator::builder(), |s| {
+        s.limits.max_wait = Duration::from_secs(2)
+    })
+    .await;
     app.sim.fail_next(
         Op::Result,
         FaultAction::RateLimited {
@@ -70,8 +73,9 @@ async fn an_upstream_429_is_passed_on_with_its_retry_after() {
         1,
     );
     let r = app.status(ID).await;
-    assert_error(&r, 429, "upstream_rate_limited");
+    assert_error(&r, 429, "upstream_busy");
     assert_eq!(r.header("retry-after").as_deref(), Some("7"));
+    assert_eq!(app.sim.counters().result, 1, "not retried into the pause");
 }
 
 #[actix_rt::test]

@@ -63,6 +63,10 @@ pub fn settings_for(sim: &SimulatorHandle) -> Settings {
     s.tenant.client_secret = Some(Secret::new(sim.config().client_secret.clone()));
     s.tenant.request_timeout = Duration::from_secs(5);
     s.tenant.token_timeout = Duration::from_secs(2);
+    // The gateway's budget matches the simulated tenant's limit (lifted there, lifted here).
+    let sim_limit = sim.config().rate_limit;
+    s.limits.upstream_requests = if sim_limit == 0 { 1_000_000 } else { sim_limit };
+    s.limits.upstream_window = sim.config().rate_window;
     s.auth.issuers = vec![IssuerSettings::hmac(
         TEST_ISSUER,
         "reportgate",
@@ -99,7 +103,9 @@ pub fn spawn_gateway(sim: SimulatorHandle, settings: Settings) -> TestApp {
         address,
         sim,
         clock,
+        // No client-side connection cap: load tests hold hundreds of requests open.
         http: awc::Client::builder()
+            .connector(awc::Connector::new().limit(0))
             .timeout(Duration::from_secs(30))
             .finish(),
         token: token_for(&settings, "alice", "test-team"),

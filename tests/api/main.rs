@@ -5,6 +5,7 @@ mod cli;
 mod errors;
 mod helpers;
 mod https;
+mod limits;
 mod policy;
 mod reports;
 mod sdk_paths;

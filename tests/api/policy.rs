@@ -20,6 +20,7 @@ fn restricted() -> TeamPolicy {
         cancel: false,
         sdk_paths: false,
         raw_ids: false,
+        ..TeamPolicy::allow_all()
     }
 }
 

@@ -1,0 +1,304 @@
+//! The one upstream budget: every upstream call (except the token endpoint) takes a permit.
+//! Permits are paced by GCRA below the tenant's limit, the whole budget pauses when the
+//! upstream answers 429, and waiting callers are served by weighted fair queuing across
+//! teams (start-time fair queuing: the team with the smallest virtual time goes next), so
+//! a team that floods cannot starve a quiet one.
+use super::gcra::Gcra;
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex, Weak};
+use std::time::{Duration, Instant};
+use tokio::sync::{oneshot, Notify};
+
+#[derive(Debug, Clone)]
+pub struct BudgetConfig {
+    /// Permits per window the budget hands out (the tenant limit times the safety factor).
+    pub permits: u32,
+    pub window: Duration,
+    pub burst: u32,
+    pub queue_per_team: usize,
+    pub queue_global: usize,
+}
+
+struct Waiter {
+    tx: oneshot::Sender<()>,
+    deadline: Instant,
+}
+
+#[derive(Default)]
+struct TeamQueue {
+    weight: f64,
+    vtime: f64,
+    waiters: VecDeque<Waiter>,
+}
+
+struct State {
+    gcra: Gcra,
+    paused_until: Option<Instant>,
+    teams: HashMap<String, TeamQueue>,
+    vclock: f64,
+    queued: usize,
+}
+
+/// Why no permit was had in time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// The queues are full: answered at once.
+    QueueFull,
+    /// The caller's wait bound passed first.
+    Timeout,
+}
+
+pub struct UpstreamBudget {
+    cfg: BudgetConfig,
+    state: Mutex<State>,
+    wake: Notify,
+}
+
+impl UpstreamBudget {
+    /// Creates the budget and its dispatcher thread (which ends when the budget is dropped).
+    pub fn start(cfg: BudgetConfig) -> Arc<Self> {
+        let interval = cfg.window / cfg.permits.max(1);
+        let budget = Arc::new(Self {
+            state: Mutex::new(State {
+                gcra: Gcra::new(interval, cfg.burst),
+                paused_until: None,
+                teams: HashMap::new(),
+                vclock: 0.0,
+                queued: 0,
+            }),
+            cfg,
+            wake: Notify::new(),
+        });
+        let weak = Arc::downgrade(&budget);
+        std::thread::Builder::new()
+            .name("upstream-budget".into())
+            .spawn(move || dispatcher(weak))
+            .expect("spawn the budget dispatcher");
+        budget
+    }
+
+    /// Waits for a permit until `deadline`. Immediate when nobody queues and the pace allows.
+    pub async fn acquire(&self, team: &str, weight: u32, deadline: Instant) -> Result<(), Refusal> {
+        let rx = {
+            let mut s = self.state.lock().unwrap();
+            let now = Instant::now();
+            let paused = s.paused_until.is_some_and(|p| p > now);
+            if s.queued == 0 && !paused && s.gcra.wait(now).is_zero() {
+                s.gcra.reserve(now);
+                return Ok(());
+            }
+            if s.queued >= self.cfg.queue_global {
+                return Err(Refusal::QueueFull);
+            }
+            let vclock = s.vclock;
+            let q = s.teams.entry(team.to_owned()).or_default();
+            if q.waiters.len() >= self.cfg.queue_per_team {
+                return Err(Refusal::QueueFull);
+            }
+            q.weight = f64::from(weight.max(1));
+            if q.waiters.is_empty() {
+                // A team that was idle joins at the current virtual time: no credit for idling.
+                q.vtime = q.vtime.max(vclock);
+            }
+            let (tx, rx) = oneshot::channel();
+            q.waiters.push_back(Waiter { tx, deadline });
+            s.queued += 1;
+            rx
+        };
+        self.wake.notify_one();
+        match tokio::time::timeout_at(deadline.into(), rx).await {
+            Ok(Ok(())) => Ok(()),
+            _ => Err(Refusal::Timeout),
+        }
+    }
+
+    /// Stops all upstream calls until `now + d` (or later, if already paused longer).
+    pub fn pause(&self, d: Duration) {
+        let until = Instant::now() + d;
+        let mut s = self.state.lock().unwrap();
+        s.paused_until = Some(s.paused_until.map_or(until, |p| p.max(until)));
+        drop(s);
+        self.wake.notify_one();
+    }
+
+    /// Time left in the current pause.
+    pub fn pause_remaining(&self) -> Duration {
+        let s = self.state.lock().unwrap();
+        s.paused_until.map_or(Duration::ZERO, |p| {
+            p.saturating_duration_since(Instant::now())
+        })
+    }
+
+    /// Callers waiting for a permit.
+    pub fn queued(&self) -> usize {
+        self.state.lock().unwrap().queued
+    }
+
+    /// Permits that could be granted right now (the GCRA bucket's content).
+    pub fn available(&self) -> u32 {
+        let s = self.state.lock().unwrap();
+        s.gcra.remaining(Instant::now(), self.cfg.burst).0
+    }
+
+    /// A rough wait for a caller that arrives now: the pause, plus one interval per waiter.
+    pub fn estimated_wait(&self) -> Duration {
+        let s = self.state.lock().unwrap();
+        let now = Instant::now();
+        let pause = s
+            .paused_until
+            .map_or(Duration::ZERO, |p| p.saturating_duration_since(now));
+        pause + s.gcra.wait(now) + s.gcra.interval * s.queued as u32
+    }
+
+    /// One dispatch step: grants what can be granted now; returns when to look again.
+    fn dispatch(&self) -> Option<Instant> {
+        let mut s = self.state.lock().unwrap();
+        loop {
+            let now = Instant::now();
+            // Drop waiters that gave up (timed out or disconnected).
+            let mut dropped = 0;
+            for q in s.teams.values_mut() {
+                let before = q.waiters.len();
+                q.waiters.retain(|w| !w.tx.is_closed() && w.deadline > now);
+                dropped += before - q.waiters.len();
+            }
+            s.queued -= dropped;
+            if s.queued == 0 {
+                return None;
+            }
+            if let Some(p) = s.paused_until.filter(|p| *p > now) {
+                return Some(p);
+            }
+            let wait = s.gcra.wait(now);
+            if !wait.is_zero() {
+                return Some(now + wait);
+            }
+            let team = s
+                .teams
+                .iter()
+                .filter(|(_, q)| !q.waiters.is_empty())
+                .min_by(|a, b| a.1.vtime.total_cmp(&b.1.vtime))
+                .map(|(name, _)| name.clone())
+                .expect("queued > 0");
+            let q = s.teams.get_mut(&team).expect("team exists");
+            let waiter = q.waiters.pop_front().expect("non-empty");
+            let start = q.vtime;
+            if waiter.tx.send(()).is_ok() {
+                q.vtime += 1.0 / q.weight;
+                s.vclock = start;
+                s.gcra.reserve(now);
+            }
+            s.queued -= 1;
+        }
+    }
+}
+
+fn dispatcher(budget: Weak<UpstreamBudget>) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .expect("dispatcher runtime");
+    rt.block_on(async move {
+        loop {
+            let Some(b) = budget.upgrade() else { return };
+            // Wake at the next grant time, on an arrival, or at least every second to notice
+            // that the budget was dropped.
+            let next = b
+                .dispatch()
+                .unwrap_or_else(|| Instant::now() + Duration::from_secs(1));
+            let next = next.min(Instant::now() + Duration::from_secs(1));
+            let wake = b.wake.notified();
+            tokio::select! {
+                _ = wake => {}
+                _ = tokio::time::sleep_until(next.into()) => {}
+            }
+        }
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn budget(permits: u32, window_ms: u64) -> Arc<UpstreamBudget> {
+        UpstreamBudget::start(BudgetConfig {
+            permits,
+            window: Duration::from_millis(window_ms),
+            burst: 1,
+            queue_per_team: 1000,
+            queue_global: 1000,
+        })
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn equal_weights_share_permits_equally_and_a_heavier_weight_gets_more() {
+        let b = budget(200, 1000); // one permit per 5 ms
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let served = Arc::new(Mutex::new(HashMap::<String, u32>::new()));
+        let mut tasks = Vec::new();
+        let local = tokio::task::LocalSet::new();
+        for (team, weight) in [("a", 1), ("b", 1), ("c", 2)] {
+            for _ in 0..60 {
+                let (b, served) = (b.clone(), served.clone());
+                tasks.push(local.spawn_local(async move {
+                    if b.acquire(team, weight, deadline).await.is_ok() {
+                        *served.lock().unwrap().entry(team.into()).or_default() += 1;
+                    }
+                }));
+            }
+        }
+        // Stop after 80 permits: the order of service is what is measured.
+        local
+            .run_until(async {
+                while served.lock().unwrap().values().sum::<u32>() < 80 {
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                }
+            })
+            .await;
+        let s = served.lock().unwrap().clone();
+        let (a, bb, c) = (s["a"] as f64, s["b"] as f64, s["c"] as f64);
+        assert!((a - bb).abs() <= 3.0, "{s:?}");
+        assert!(c > a * 1.6 && c < a * 2.4, "{s:?}");
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_pause_holds_every_permit_until_it_ends() {
+        let b = budget(1000, 1000);
+        b.pause(Duration::from_millis(300));
+        let started = Instant::now();
+        b.acquire("a", 1, started + Duration::from_secs(2))
+            .await
+            .unwrap();
+        assert!(started.elapsed() >= Duration::from_millis(290));
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_full_queue_refuses_at_once() {
+        let b = UpstreamBudget::start(BudgetConfig {
+            permits: 1,
+            window: Duration::from_secs(100),
+            burst: 1,
+            queue_per_team: 2,
+            queue_global: 10,
+        });
+        let deadline = Instant::now() + Duration::from_millis(200);
+        b.acquire("a", 1, deadline).await.unwrap(); // the one permit
+        let local = tokio::task::LocalSet::new();
+        local
+            .run_until(async {
+                let w1 = tokio::task::spawn_local({
+                    let b = b.clone();
+                    async move { b.acquire("a", 1, deadline).await }
+                });
+                let w2 = tokio::task::spawn_local({
+                    let b = b.clone();
+                    async move { b.acquire("a", 1, deadline).await }
+                });
+                tokio::task::yield_now().await;
+                assert_eq!(b.acquire("a", 1, deadline).await, Err(Refusal::QueueFull));
+                assert_eq!(w1.await.unwrap(), Err(Refusal::Timeout));
+                assert_eq!(w2.await.unwrap(), Err(Refusal::Timeout));
+            })
+            .await;
+    }
+}
