@@ -17,7 +17,13 @@ struct Args {
 }
 
 fn args() -> Args {
-    let mut a = Args { target: String::new(), path: String::new(), rate: 30.0, secs: 30.0, teams: vec![] };
+    let mut a = Args {
+        target: String::new(),
+        path: String::new(),
+        rate: 30.0,
+        secs: 30.0,
+        teams: vec![],
+    };
     let mut it = std::env::args().skip(1);
     while let Some(k) = it.next() {
         let v = it.next().unwrap_or_else(|| panic!("{k} needs a value"));
@@ -37,7 +43,10 @@ fn args() -> Args {
             _ => panic!("unknown argument {k}"),
         }
     }
-    assert!(a.target.starts_with("http://127.") || a.target.starts_with("http://[::1]"), "loopback only");
+    assert!(
+        a.target.starts_with("http://127.") || a.target.starts_with("http://[::1]"),
+        "loopback only"
+    );
     a
 }
 
@@ -67,7 +76,12 @@ async fn main() {
                 async move {
                     actix_rt::time::sleep_until((start + gap * i as u32).into()).await;
                     let t0 = Instant::now();
-                    let status = match http.get(&url).insert_header(("authorization", format!("Bearer {token}"))).send().await {
+                    let status = match http
+                        .get(&url)
+                        .insert_header(("authorization", format!("Bearer {token}")))
+                        .send()
+                        .await
+                    {
                         Ok(mut r) => {
                             let _ = r.body().limit(1 << 20).await;
                             r.status().as_u16()
@@ -87,7 +101,11 @@ async fn main() {
     let mut ok_total = 0usize;
     for (team, rs) in &results {
         // "Served": the upstream answered (the report is unknown there, so 404 is a success).
-        let served: Vec<f64> = rs.iter().filter(|(s, _)| matches!(s, 200 | 404)).map(|(_, l)| *l).collect();
+        let served: Vec<f64> = rs
+            .iter()
+            .filter(|(s, _)| matches!(s, 200 | 404))
+            .map(|(_, l)| *l)
+            .collect();
         let mut waits: Vec<f64> = rs.iter().map(|(_, l)| *l).collect();
         waits.sort_by(f64::total_cmp);
         let mut served_sorted = served.clone();
@@ -99,18 +117,28 @@ async fn main() {
         served_counts.push(served.len() as f64);
         total += rs.len();
         ok_total += served.len();
-        teams.insert(team.clone(), json!({
-            "sent": rs.len(), "served": served.len(), "statuses": statuses,
-            "wait_p50_ms": pct(&waits, 0.5) * 1e3, "wait_p99_ms": pct(&waits, 0.99) * 1e3,
-            "served_wait_p99_ms": pct(&served_sorted, 0.99) * 1e3,
-        }));
+        teams.insert(
+            team.clone(),
+            json!({
+                "sent": rs.len(), "served": served.len(), "statuses": statuses,
+                "wait_p50_ms": pct(&waits, 0.5) * 1e3, "wait_p99_ms": pct(&waits, 0.99) * 1e3,
+                "served_wait_p99_ms": pct(&served_sorted, 0.99) * 1e3,
+            }),
+        );
     }
     let sum: f64 = served_counts.iter().sum();
     let sq: f64 = served_counts.iter().map(|x| x * x).sum();
-    let jain = if sq == 0.0 { 0.0 } else { sum * sum / (served_counts.len() as f64 * sq) };
-    println!("{}", json!({
-        "target": a.target, "sent": total, "served": ok_total,
-        "success_rate": ok_total as f64 / total.max(1) as f64,
-        "jain_index": jain, "teams": teams,
-    }));
+    let jain = if sq == 0.0 {
+        0.0
+    } else {
+        sum * sum / (served_counts.len() as f64 * sq)
+    };
+    println!(
+        "{}",
+        json!({
+            "target": a.target, "sent": total, "served": ok_total,
+            "success_rate": ok_total as f64 / total.max(1) as f64,
+            "jain_index": jain, "teams": teams,
+        })
+    );
 }

@@ -1,6 +1,7 @@
 //! Settings: `config/default.yaml` (compiled in) → optional file → `REPORTGATE__*` env,
 //! then validated as a whole so that every problem is reported at once, with its key.
 use crate::auth::settings::{AuthSettings, PolicySettings};
+use crate::cache::CacheSettings;
 use crate::limits::LimitSettings;
 use crate::secret::Secret;
 use serde::{Deserialize, Serialize};
@@ -20,6 +21,7 @@ pub struct Settings {
     pub auth: AuthSettings,
     pub policy: PolicySettings,
     pub limits: LimitSettings,
+    pub cache: CacheSettings,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

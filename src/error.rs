@@ -45,6 +45,9 @@ pub enum GatewayError {
     /// 409: the report exists but is not in a state for this.
     #[error("{message}")]
     Conflict { code: &'static str, message: String },
+    /// 422: well-formed but cannot be processed (e.g. a reused idempotency key).
+    #[error("{message}")]
+    Unprocessable { code: &'static str, message: String },
     /// 413
     #[error("request body is larger than {limit} bytes")]
     PayloadTooLarge { limit: usize },
@@ -84,7 +87,8 @@ impl GatewayError {
         match self {
             Self::BadRequest { code, message }
             | Self::NotFound { code, message }
-            | Self::Conflict { code, message } => (code, message.clone()),
+            | Self::Conflict { code, message }
+            | Self::Unprocessable { code, message } => (code, message.clone()),
             Self::Forbidden(m) => ("forbidden", m.clone()),
             Self::MethodNotAllowed { allow } => (
                 "method_not_allowed",
@@ -142,6 +146,44 @@ impl GatewayError {
     }
 }
 
+impl GatewayError {
+    /// A copy for each waiter of a shared (single-flight) failure.
+    pub fn duplicate(&self) -> Self {
+        match self {
+            Self::BadRequest { code, message } => Self::BadRequest {
+                code,
+                message: message.clone(),
+            },
+            Self::Forbidden(m) => Self::Forbidden(m.clone()),
+            Self::NotFound { code, message } => Self::NotFound {
+                code,
+                message: message.clone(),
+            },
+            Self::MethodNotAllowed { allow } => Self::MethodNotAllowed { allow },
+            Self::Conflict { code, message } => Self::Conflict {
+                code,
+                message: message.clone(),
+            },
+            Self::Unprocessable { code, message } => Self::Unprocessable {
+                code,
+                message: message.clone(),
+            },
+            Self::PayloadTooLarge { limit } => Self::PayloadTooLarge { limit: *limit },
+            Self::RateLimited {
+                code,
+                message,
+                retry_after,
+            } => Self::RateLimited {
+                code,
+                message: message.clone(),
+                retry_after: *retry_after,
+            },
+            Self::Upstream(e) => Self::Upstream(crate::cache::clone_upstream(e)),
+            Self::Internal(e) => Self::Internal(anyhow::anyhow!("{e:#}")),
+        }
+    }
+}
+
 /// The human text of an upstream error body (`messages[0].text`), for 4xx only; capped and
 /// stripped of markup so nothing odd is echoed.
 pub fn upstream_text(body: &[u8]) -> String {
@@ -172,6 +214,7 @@ impl ResponseError for GatewayError {
             Self::NotFound { .. } => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Self::Conflict { .. } => StatusCode::CONFLICT,
+            Self::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Upstream(e) => match e {

@@ -1,6 +1,7 @@
 //! Builds the gateway's HTTP server from settings: binds (port 0 works), wires the
 //! upstream client per worker, middleware and routes.
 use crate::auth::{self, Authenticator, IdpClient, Policy, ReportIds};
+use crate::cache::ReportCache;
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::limits::{self, TeamLimiter};
@@ -12,6 +13,7 @@ use actix_web::dev::{Server, ServerHandle, ServiceRequest, ServiceResponse};
 use actix_web::middleware::from_fn;
 use actix_web::{web, App, HttpMessage, HttpServer};
 use std::net::TcpListener;
+use std::sync::Arc;
 use tracing::Span;
 use tracing_actix_web::{DefaultRootSpanBuilder, RootSpanBuilder, TracingLogger};
 
@@ -20,6 +22,7 @@ use tracing_actix_web::{DefaultRootSpanBuilder, RootSpanBuilder, TracingLogger};
 pub struct AppState {
     pub max_body_bytes: usize,
     pub ids: ReportIds,
+    pub cache: Arc<ReportCache>,
 }
 
 pub struct Application {
@@ -79,6 +82,7 @@ impl Application {
         let state = web::Data::new(AppState {
             max_body_bytes: settings.server.max_body_bytes,
             ids: ReportIds::new(signing_key.expose().as_bytes()),
+            cache: Arc::new(ReportCache::new(settings.cache.clone())),
         });
         let authenticator =
             web::Data::new(Authenticator::new(&settings.auth).map_err(anyhow::Error::msg)?);

@@ -176,6 +176,7 @@ pub async fn middleware(
         team: caller.team.clone(),
         weight: team_policy.weight,
         deadline: arrival + limiter.max_wait(&team_policy),
+        bound: limiter.max_wait(&team_policy),
     };
     let mut res = CONTEXT
         .scope(ctx, next.call(req))

@@ -79,6 +79,8 @@ pub struct RequestContext {
     pub weight: u32,
     /// The caller's wait bound: no permit wait, pause or retry goes past it.
     pub deadline: Instant,
+    /// The bound itself, so that each poll of a long-poll gets a fresh deadline.
+    pub bound: Duration,
 }
 
 tokio::task_local! {
@@ -88,6 +90,18 @@ tokio::task_local! {
 /// The context of the request being served, if any (none for readiness probes).
 pub fn current() -> Option<RequestContext> {
     CONTEXT.try_with(Clone::clone).ok()
+}
+
+/// Runs `fut` (one upstream step of a long request, e.g. one poll of a long-poll) with a
+/// fresh wait bound counted from now.
+pub async fn with_fresh_deadline<F: std::future::Future>(fut: F) -> F::Output {
+    match current() {
+        Some(mut ctx) => {
+            ctx.deadline = Instant::now() + ctx.bound;
+            CONTEXT.scope(ctx, fut).await
+        }
+        None => fut.await,
+    }
 }
 
 /// Seconds for a `Retry-After` header: rounded up, at least 1.

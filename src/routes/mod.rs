@@ -9,12 +9,19 @@ pub use openapi::ApiDoc;
 pub use sdk::SdkError;
 
 use crate::auth::{Caller, Opened, Policy};
+use crate::cache::{CachedFile, CachedResult, FileMiss};
 use crate::domain::ReportId;
 use crate::error::GatewayError;
+use crate::error::UpstreamError;
 use crate::startup::AppState;
+use crate::upstream::client::parse;
+use crate::upstream::{FileDownload, IdentityNow, PathFamily};
 use actix_web::http::header;
+use actix_web::http::Method;
 use actix_web::{web, HttpRequest, HttpResponse};
 use futures_util::StreamExt;
+use std::cell::RefCell;
+use std::sync::Arc;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     health::configure(cfg);
@@ -104,34 +111,133 @@ pub(crate) fn safe_filename(raw: &str, ext: &str) -> String {
     name
 }
 
-/// Streams an upstream file to the caller with its type, length and a safe, quoted
+/// A report's result through the cache (one upstream call for all concurrent askers).
+pub(crate) async fn cached_result(
+    state: &AppState,
+    upstream: &IdentityNow,
+    family: PathFamily,
+    id: &ReportId,
+    completed: Option<bool>,
+) -> Result<Arc<CachedResult>, UpstreamError> {
+    state
+        .cache
+        .result(id.as_str(), completed, async {
+            let mut path = format!("{}/{id}/result", family.prefix());
+            if let Some(c) = completed {
+                path.push_str(&format!("?completed={c}"));
+            }
+            let (_, body) = upstream.raw(Method::GET, &path, None).await?;
+            let results = parse(&body)?;
+            Ok(CachedResult { body, results })
+        })
+        .await
+}
+
+/// Where a file's bytes come from.
+pub(crate) enum FileSource {
+    Cached(Arc<CachedFile>),
+    Stream(FileDownload),
+}
+
+async fn read_whole(mut d: FileDownload, max: u64) -> Result<CachedFile, FileMiss> {
+    let mut body = bytes::BytesMut::with_capacity(d.content_length.unwrap_or(0) as usize);
+    while let Some(chunk) = d.body.next().await {
+        let chunk = chunk.map_err(|e| UpstreamError::BadResponse(format!("file body: {e}")))?;
+        body.extend_from_slice(&chunk);
+        if body.len() as u64 > max {
+            return Err(UpstreamError::BadResponse("file longer than announced".into()).into());
+        }
+    }
+    Ok(CachedFile {
+        content_type: d.content_type,
+        content_disposition: d.content_disposition,
+        body: body.freeze(),
+    })
+}
+
+/// A report file: small files of finished reports come from the cache (concurrent
+/// downloads make one upstream request); larger ones, and `bypass_cache` ones, stream.
+pub(crate) async fn fetch_file(
+    state: &AppState,
+    upstream: &IdentityNow,
+    family: PathFamily,
+    id: &ReportId,
+    format: &str,
+    query: &[(&str, String)],
+    bypass_cache: bool,
+) -> Result<FileSource, UpstreamError> {
+    if bypass_cache {
+        return upstream
+            .file(family, id, format, query)
+            .await
+            .map(FileSource::Stream);
+    }
+    let max = state.cache.settings.file_max_bytes;
+    // The caller that fetched a too-large file keeps its stream here instead of a second call.
+    let spill: RefCell<Option<FileDownload>> = RefCell::new(None);
+    let fetched = state
+        .cache
+        .file(id.as_str(), format, async {
+            let d = upstream.file(family, id, format, query).await?;
+            match d.content_length {
+                Some(len) if len <= max => read_whole(d, max).await,
+                _ => {
+                    *spill.borrow_mut() = Some(d);
+                    Err(FileMiss::TooLarge)
+                }
+            }
+        })
+        .await;
+    match fetched {
+        Ok(f) => Ok(FileSource::Cached(f)),
+        Err(FileMiss::Upstream(e)) => Err(e),
+        Err(FileMiss::TooLarge) => match spill.into_inner() {
+            Some(d) => Ok(FileSource::Stream(d)),
+            None => upstream
+                .file(family, id, format, query)
+                .await
+                .map(FileSource::Stream),
+        },
+    }
+}
+
+/// Sends a file to the caller with its type, length and a safe, quoted
 /// `Content-Disposition` (the SDKs read it with the regex `filename="(.+?)"`). The name is
 /// the caller's choice, else upstream's, else `report-{id}`.
-pub(crate) fn stream_file(
-    download: crate::upstream::FileDownload,
+pub(crate) fn respond_file(
+    source: FileSource,
     chosen_name: Option<&str>,
-    id: &crate::domain::ReportId,
+    id: &ReportId,
     format: &str,
 ) -> HttpResponse {
+    let (content_type, disposition) = match &source {
+        FileSource::Cached(f) => (f.content_type.clone(), f.content_disposition.clone()),
+        FileSource::Stream(d) => (d.content_type.clone(), d.content_disposition.clone()),
+    };
     let name = chosen_name
         .map(str::to_owned)
         .or_else(|| {
-            let d = download.content_disposition.as_deref()?;
-            disposition_filename(d).map(str::to_owned)
+            disposition
+                .as_deref()
+                .and_then(disposition_filename)
+                .map(str::to_owned)
         })
         .unwrap_or_else(|| format!("report-{id}"));
-    let content_type = download
-        .content_type
-        .unwrap_or_else(|| format!("application/{format}"));
     let mut resp = HttpResponse::Ok();
-    resp.content_type(content_type).insert_header((
-        header::CONTENT_DISPOSITION,
-        format!("attachment; filename=\"{}\"", safe_filename(&name, format)),
-    ));
-    if let Some(len) = download.content_length {
-        resp.no_chunking(len);
+    resp.content_type(content_type.unwrap_or_else(|| format!("application/{format}")))
+        .insert_header((
+            header::CONTENT_DISPOSITION,
+            format!("attachment; filename=\"{}\"", safe_filename(&name, format)),
+        ));
+    match source {
+        FileSource::Cached(f) => resp.body(f.body.clone()),
+        FileSource::Stream(d) => {
+            if let Some(len) = d.content_length {
+                resp.no_chunking(len);
+            }
+            resp.streaming(d.body)
+        }
     }
-    resp.streaming(download.body)
 }
 
 /// The file name inside an upstream `Content-Disposition`, if any.

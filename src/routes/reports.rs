@@ -1,8 +1,10 @@
 //! The simplified API: `/v1/reports`, camelCase, one lifecycle vocabulary.
-use super::{read_body, resolve_id, resource, stream_file};
+use super::{cached_result, fetch_file, read_body, resolve_id, resource, respond_file};
 use crate::auth::{Caller, Policy};
+use crate::cache::IdempotentRun;
 use crate::domain::{validate_report, ReportId, Status};
 use crate::error::{GatewayError, UpstreamError};
+use crate::limits;
 use crate::startup::AppState;
 use crate::upstream::models::{ReportResults, TaskResultDetails};
 use crate::upstream::{IdentityNow, PathFamily};
@@ -12,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 use utoipa::{IntoParams, ToSchema};
 
 const FAMILY: PathFamily = PathFamily::V3;
@@ -154,12 +157,14 @@ impl Report {
 #[utoipa::path(
     post, path = "/v1/reports", tag = "reports", security(("bearer" = [])),
     request_body = RunReportRequest,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Retries with the same key (per team, within the idempotency window) return the same report instead of starting another", pattern = "^[!-~]{1,255}$")),
     responses(
         (status = 202, description = "Started (or the already running report of a non-concurrent type)", body = Report,
          headers(("Location" = String, description = "The report's URL"))),
         (status = 400, description = "Invalid JSON, unknown type or invalid arguments", body = ErrorBody),
         (status = 401, description = "No valid bearer token", body = ErrorBody),
         (status = 403, description = "The team's policy does not allow this type or source", body = ErrorBody),
+        (status = 422, description = "The Idempotency-Key was used for a different request", body = ErrorBody),
         (status = 413, description = "Body too large", body = ErrorBody),
         (status = 429, description = "IdentityNow's rate limit was reached; see Retry-After", body = ErrorBody),
         (status = 502, description = "IdentityNow failed", body = ErrorBody),
@@ -201,20 +206,80 @@ pub async fn run_report(
         "reportType": t.as_str(),
         "arguments": obj.get("arguments").filter(|a| !a.is_null()).cloned().unwrap_or(json!({})),
     });
-    let mut task = upstream.run(FAMILY, details.to_string().into()).await?;
-    let upstream_id = ReportId::parse(&task.id)
-        .map_err(|_| UpstreamError::BadResponse("run returned no usable id".into()))?;
-    task.id = state.ids.seal(policy.owner(&caller), &upstream_id);
-    let report = Report::from_task(&task);
-    Ok(HttpResponse::Accepted()
-        .insert_header((header::LOCATION, report.links.self_.clone()))
-        .json(report))
+    let owner = policy.owner(&caller).to_owned();
+    // serde_json objects are sorted maps: equal requests hash equally whatever their key order.
+    let hash: [u8; 32] =
+        ring::digest::digest(&ring::digest::SHA256, details.to_string().as_bytes())
+            .as_ref()
+            .try_into()
+            .expect("32 bytes");
+    let run = async {
+        let mut task = upstream.run(FAMILY, details.to_string().into()).await?;
+        let upstream_id = ReportId::parse(&task.id)
+            .map_err(|_| UpstreamError::BadResponse("run returned no usable id".into()))?;
+        task.id = state.ids.seal(&owner, &upstream_id);
+        let report = Report::from_task(&task);
+        Ok(IdempotentRun {
+            request_hash: hash,
+            location: report.links.self_.clone(),
+            body: serde_json::to_vec(&report)
+                .map_err(|e| GatewayError::Internal(e.into()))?
+                .into(),
+        })
+    };
+    let key = idempotency_key(&req)?;
+    let (done, replayed) = match key {
+        None => (Arc::new(run.await?), false),
+        Some(key) => {
+            let first = std::cell::Cell::new(false);
+            let done = state
+                .cache
+                .idempotent(&owner, key, async {
+                    first.set(true);
+                    run.await
+                })
+                .await
+                .map_err(|e| e.duplicate())?;
+            (done, !first.get())
+        }
+    };
+    if done.request_hash != hash {
+        return Err(GatewayError::Unprocessable {
+            code: "idempotency_key_reused",
+            message: "this Idempotency-Key was used for a different request".into(),
+        });
+    }
+    let mut resp = HttpResponse::Accepted();
+    resp.insert_header((header::LOCATION, done.location.clone()))
+        .content_type("application/json");
+    if replayed {
+        resp.insert_header(("idempotent-replayed", "true"));
+    }
+    Ok(resp.body(done.body.clone()))
+}
+
+/// The `Idempotency-Key` header, if any: 1 to 255 visible ASCII characters.
+fn idempotency_key(req: &HttpRequest) -> Result<Option<&str>, GatewayError> {
+    let Some(v) = req.headers().get("idempotency-key") else {
+        return Ok(None);
+    };
+    let bad = || {
+        GatewayError::bad_request(
+            "invalid_idempotency_key",
+            "Idempotency-Key must be 1 to 255 visible ASCII characters",
+        )
+    };
+    let v = v.to_str().map_err(|_| bad())?;
+    if v.is_empty() || v.len() > 255 || !v.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(bad());
+    }
+    Ok(Some(v))
 }
 
 /// Read a report's status.
 #[utoipa::path(
     get, path = "/v1/reports/{id}", tag = "reports", security(("bearer" = [])),
-    params(("id" = String, Path, description = "Report id (as returned by run)", pattern = "^[A-Za-z0-9_-]{1,128}$")),
+    params(("id" = String, Path, description = "Report id (as returned by run)", pattern = "^[A-Za-z0-9_-]{1,128}$"), StatusQuery),
     responses(
         (status = 200, body = Report),
         (status = 400, description = "Malformed id", body = ErrorBody),
@@ -225,6 +290,7 @@ pub async fn run_report(
     )
 )]
 pub async fn get_report(
+    req: HttpRequest,
     id: web::Path<String>,
     state: web::Data<AppState>,
     policy: web::Data<Policy>,
@@ -232,11 +298,39 @@ pub async fn get_report(
     upstream: web::Data<IdentityNow>,
 ) -> Result<HttpResponse, GatewayError> {
     let upstream_id = resolve_id(&state, &policy, &caller, &id)?;
-    let mut results = upstream.result(FAMILY, &upstream_id, None).await?;
+    let q = web::Query::<StatusQuery>::from_query(req.query_string())
+        .map_err(|e| GatewayError::bad_request("invalid_query", e.to_string()))?;
+    let wait = Duration::from_secs(q.wait.unwrap_or(0)).min(state.cache.settings.max_long_poll);
+    let until = Instant::now() + wait;
+    // Long-poll: every waiter re-reads through the cache, so however many wait on a
+    // report, upstream sees at most one call per running_ttl.
+    let cached = loop {
+        let r = limits::with_fresh_deadline(cached_result(
+            &state,
+            &upstream,
+            FAMILY,
+            &upstream_id,
+            None,
+        ))
+        .await?;
+        let left = until.saturating_duration_since(Instant::now());
+        if r.status().is_terminal() || left.is_zero() {
+            break r;
+        }
+        actix_rt::time::sleep(left.min(state.cache.settings.running_ttl)).await;
+    };
+    let mut results = cached.results.clone();
     // The caller's id (owner-bound) is the report's name here, whatever upstream echoes.
     results.id = id.into_inner();
-    let report = Report::from_results(&results);
-    Ok(HttpResponse::Ok().json(report))
+    Ok(HttpResponse::Ok().json(Report::from_results(&results)))
+}
+
+#[derive(Deserialize, IntoParams)]
+pub struct StatusQuery {
+    /// Long-poll: hold the request up to this many seconds until the report finishes
+    /// (bounded by `cache.max_long_poll`).
+    #[param(maximum = 3600)]
+    wait: Option<u64>,
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -283,21 +377,26 @@ pub async fn download_report(
             ))
         }
     };
-    let download = match upstream.file(FAMILY, &id, format, &[]).await {
-        Ok(d) => d,
+    let source = match fetch_file(&state, &upstream, FAMILY, &id, format, &[], false).await {
+        Ok(s) => s,
         Err(UpstreamError::Status { status, .. }) if status == StatusCode::NOT_FOUND => {
-            return Err(explain_missing_file(&upstream, &id, format).await)
+            return Err(explain_missing_file(&state, &upstream, &id, format).await)
         }
         Err(e) => return Err(e.into()),
     };
-    Ok(stream_file(download, q.name.as_deref(), &id, format))
+    Ok(respond_file(source, q.name.as_deref(), &id, format))
 }
 
 /// Upstream says "file not found" for unknown reports, unfinished ones and missing
 /// formats alike; one more call tells the caller which.
-async fn explain_missing_file(upstream: &IdentityNow, id: &ReportId, format: &str) -> GatewayError {
-    let results = match upstream.result(FAMILY, id, None).await {
-        Ok(r) => r,
+async fn explain_missing_file(
+    state: &AppState,
+    upstream: &IdentityNow,
+    id: &ReportId,
+    format: &str,
+) -> GatewayError {
+    let results = match cached_result(state, upstream, FAMILY, id, None).await {
+        Ok(r) => r.results.clone(),
         Err(e) => return e.into(),
     };
     let status = Status::from_upstream(results.status.as_deref());

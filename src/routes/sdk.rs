@@ -1,13 +1,13 @@
 //! The upstream's own paths and shapes, so code written against the official SDKs works
 //! by changing only the base URL and token: `/v3/reports/...` (Python 1.x, Go v2, TS) and
 //! `/reports/v1/...` (Python 2.x, Go v3). Errors use the upstream's bodies.
-use super::{read_body, resolve_id, resource, stream_file};
+use super::{cached_result, fetch_file, read_body, resolve_id, resource, respond_file};
 use crate::auth::{Caller, Policy};
 use crate::domain::{validate_report, ReportId};
 use crate::error::{add_headers, GatewayError, UpstreamError};
 use crate::request_id;
 use crate::startup::AppState;
-use crate::upstream::models::{ErrorResponseDto, ReportResults, TaskResultDetails};
+use crate::upstream::models::{ErrorResponseDto, TaskResultDetails};
 use crate::upstream::{client::parse, IdentityNow, PathFamily};
 use actix_web::http::{header, Method, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse, ResponseError};
@@ -173,13 +173,8 @@ async fn result(
     let id = resolve_id(&state, &policy, &caller, &presented)?;
     let q = web::Query::<ResultQuery>::from_query(req.query_string())
         .map_err(|e| GatewayError::bad_request("invalid_query", e.to_string()))?;
-    let mut path = format!("{}/{id}/result", family.prefix());
-    if let Some(c) = q.completed {
-        path.push_str(&format!("?completed={c}"));
-    }
-    let (_, body) = upstream.raw(Method::GET, &path, None).await?;
-    let _: ReportResults = parse(&body)?;
-    with_id(&body, &presented)
+    let cached = cached_result(&state, &upstream, **family, &id, q.completed).await?;
+    with_id(&cached.body, &presented)
 }
 
 #[derive(Deserialize)]
@@ -220,8 +215,10 @@ async fn file(
     if let Some(a) = q.auditable {
         extra.push(("auditable", a.to_string()));
     }
-    let download = upstream.file(**family, &id, format, &extra).await?;
-    Ok(stream_file(download, None, &id, format))
+    // A caller asking for an upstream audit event (auditable=true) gets a real upstream download.
+    let bypass = q.auditable == Some(true);
+    let source = fetch_file(&state, &upstream, **family, &id, format, &extra, bypass).await?;
+    Ok(respond_file(source, q.name.as_deref(), &id, format))
 }
 
 async fn cancel(

@@ -182,8 +182,16 @@ impl SimulatorHandle {
         *self.state.next_outcome.lock().unwrap() = outcome;
     }
 
-    /// Stops listening: later connections are refused.
+    /// Stops listening and drops open connections: later connections are refused.
     pub async fn stop(&self) {
         self.server.stop(false).await;
+        // Workers wind down after the stop is acknowledged: wait (bounded) until a new
+        // connection is refused.
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(self.addr).is_err() {
+                break;
+            }
+            actix_rt::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
     }
 }

@@ -184,6 +184,7 @@ impl IdentityNow {
             team: "internal".into(),
             weight: 1,
             deadline: Instant::now() + self.limits.max_wait,
+            bound: self.limits.max_wait,
         });
         let mut refreshed = false;
         let mut throttled = 0;

@@ -67,6 +67,8 @@ pub fn settings_for(sim: &SimulatorHandle) -> Settings {
     let sim_limit = sim.config().rate_limit;
     s.limits.upstream_requests = if sim_limit == 0 { 1_000_000 } else { sim_limit };
     s.limits.upstream_window = sim.config().rate_window;
+    // Running reports are not served from the cache unless a test asks for it.
+    s.cache.running_ttl = Duration::from_millis(1);
     s.auth.issuers = vec![IssuerSettings::hmac(
         TEST_ISSUER,
         "reportgate",
@@ -211,6 +213,12 @@ impl TestApp {
         self.request("POST", &format!("/v1/reports/{id}/cancel"), None)
             .await
     }
+}
+
+/// A fresh id of a report that does not exist (upstream answers 404, never cached), so
+/// that concurrent requests are not coalesced into one.
+pub fn unknown_id() -> String {
+    format!("{:032x}", rand::random::<u128>())
 }
 
 /// Asserts a `/v1` error body: code, message, request id matching the header.

@@ -1,6 +1,6 @@
 //! The shared upstream budget, per-team limits and 429 smoothing, against the simulator's
 //! real sliding limit.
-use crate::helpers::{settings_for, spawn_gateway, token_for, TestApp};
+use crate::helpers::{settings_for, spawn_gateway, token_for, unknown_id, TestApp};
 use futures_util::future::join_all;
 use reportgate::auth::settings::{NamedTeamPolicy, TeamPolicy};
 use reportgate::simulator::{FaultAction, Op, Simulator};
@@ -24,8 +24,9 @@ fn team(name: &str, rate: f64, burst: u32, max_wait: Duration) -> NamedTeamPolic
 /// One caller request: (status, latency).
 async fn status_as(app: &TestApp, token: &str) -> (u16, Duration) {
     let started = Instant::now();
+    // Distinct ids: polls of one report would be coalesced by the cache.
     let r = app
-        .request_as(token, "GET", &format!("/v1/reports/{ID}"), None)
+        .request_as(token, "GET", &format!("/v1/reports/{}", unknown_id()), None)
         .await;
     (r.status.as_u16(), started.elapsed())
 }
@@ -138,10 +139,11 @@ async fn an_upstream_429_pauses_every_call_for_its_retry_after_then_held_request
         1,
     );
     let first = app.status(ID);
+    let ids: Vec<String> = (0..4).map(|_| unknown_id()).collect();
     // Four more callers arrive while the budget is paused.
     let later = async {
         actix_rt::time::sleep(Duration::from_millis(200)).await;
-        join_all((0..4).map(|_| app.status(ID))).await
+        join_all(ids.iter().map(|id| app.status(id))).await
     };
     let (first, later) = futures_util::join!(first, later);
     assert_eq!(
@@ -188,7 +190,7 @@ async fn a_team_over_its_own_limit_is_held_then_refused_with_retry_after_and_rat
     let results: Vec<_> = join_all((0..8).map(|_| async {
         let started = Instant::now();
         let r = app
-            .request_as(&t, "GET", &format!("/v1/reports/{ID}"), None)
+            .request_as(&t, "GET", &format!("/v1/reports/{}", unknown_id()), None)
             .await;
         (r, started.elapsed())
     }))
@@ -226,7 +228,7 @@ async fn a_burst_far_over_the_queue_bound_gets_immediate_429s() {
     let started = Instant::now();
     let results = join_all((0..400).map(|_| async {
         let t0 = Instant::now();
-        let r = app.status(ID).await;
+        let r = app.status(&unknown_id()).await;
         (
             r.status.as_u16(),
             t0.elapsed(),

@@ -1,6 +1,7 @@
 //! Black-box tests: the real gateway over HTTP against the real simulator, on loopback,
 //! port 0.
 mod auth;
+mod caching;
 mod cli;
 mod errors;
 mod helpers;

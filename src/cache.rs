@@ -1,0 +1,277 @@
+//! Caches that understand reports. Results: a finished report never changes (kept long), a
+//! running one is re-read at most once per `running_ttl`; concurrent misses make one upstream
+//! call and failures are never cached. Files of finished reports up to a size are kept by
+//! byte weight. Idempotency keys remember a run for a window. Ownership is always checked
+//! before any of these is consulted (keys are upstream ids, reached only through
+//! `resolve_id`).
+use crate::domain::Status;
+use crate::error::UpstreamError;
+use crate::upstream::models::ReportResults;
+use bytes::Bytes;
+use moka::future::Cache;
+use moka::Expiry;
+use serde::{Deserialize, Serialize};
+use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CacheSettings {
+    /// How long a running report's status may be served from the cache.
+    #[serde(with = "humantime_serde")]
+    pub running_ttl: Duration,
+    /// How long a finished report's result is kept.
+    #[serde(with = "humantime_serde")]
+    pub terminal_ttl: Duration,
+    pub status_entries: u64,
+    /// Upper bound of `?wait=` on status reads.
+    #[serde(with = "humantime_serde")]
+    pub max_long_poll: Duration,
+    /// Files up to this size are cached; larger ones stream through.
+    pub file_max_bytes: u64,
+    pub files_capacity_mib: u64,
+    #[serde(with = "humantime_serde")]
+    pub idempotency_window: Duration,
+    pub idempotency_entries: u64,
+}
+
+/// A report result as upstream sent it (the SDK paths relay the body) and as parsed.
+#[derive(Debug)]
+pub struct CachedResult {
+    pub body: Bytes,
+    pub results: ReportResults,
+}
+
+impl CachedResult {
+    pub fn status(&self) -> Status {
+        Status::from_upstream(self.results.status.as_deref())
+    }
+}
+
+#[derive(Debug)]
+pub struct CachedFile {
+    pub content_type: Option<String>,
+    pub content_disposition: Option<String>,
+    pub body: Bytes,
+}
+
+/// A remembered run: which request made it, and what was answered.
+#[derive(Debug)]
+pub struct IdempotentRun {
+    pub request_hash: [u8; 32],
+    pub location: String,
+    pub body: Bytes,
+}
+
+/// Hit/miss counters of one cache, for metrics.
+#[derive(Debug, Default)]
+pub struct Counters {
+    pub hits: AtomicU64,
+    pub misses: AtomicU64,
+    pub evictions: Arc<AtomicU64>,
+}
+
+struct ResultExpiry {
+    running: Duration,
+    terminal: Duration,
+}
+
+impl Expiry<(String, Option<bool>), Arc<CachedResult>> for ResultExpiry {
+    fn expire_after_create(
+        &self,
+        _key: &(String, Option<bool>),
+        value: &Arc<CachedResult>,
+        _created_at: Instant,
+    ) -> Option<Duration> {
+        Some(if value.status().is_terminal() {
+            self.terminal
+        } else {
+            self.running
+        })
+    }
+}
+
+/// Why a file was not served from (or put in) the cache.
+#[derive(Debug, thiserror::Error)]
+pub enum FileMiss {
+    #[error("file is larger than the cache's per-file limit")]
+    TooLarge,
+    #[error(transparent)]
+    Upstream(#[from] UpstreamError),
+}
+
+pub struct ReportCache {
+    pub settings: CacheSettings,
+    results: Cache<(String, Option<bool>), Arc<CachedResult>>,
+    files: Cache<(String, String), Arc<CachedFile>>,
+    /// Files known to be too large to cache: go straight to streaming.
+    large_files: Cache<(String, String), ()>,
+    idempotency: Cache<(String, String), Arc<IdempotentRun>>,
+    pub result_counters: Counters,
+    pub file_counters: Counters,
+}
+
+fn count_evictions<K, V>(
+    c: &Arc<AtomicU64>,
+) -> impl Fn(Arc<K>, V, moka::notification::RemovalCause) + Send + Sync + 'static {
+    let c = c.clone();
+    move |_, _, cause| {
+        if cause.was_evicted() {
+            c.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
+impl ReportCache {
+    pub fn new(settings: CacheSettings) -> Self {
+        let result_counters = Counters::default();
+        let file_counters = Counters::default();
+        let results = Cache::builder()
+            .max_capacity(settings.status_entries)
+            .expire_after(ResultExpiry {
+                running: settings.running_ttl,
+                terminal: settings.terminal_ttl,
+            })
+            .eviction_listener(count_evictions(&result_counters.evictions))
+            .build();
+        let files = Cache::builder()
+            .max_capacity(settings.files_capacity_mib * 1024 * 1024)
+            .weigher(|_k: &(String, String), v: &Arc<CachedFile>| {
+                v.body.len().try_into().unwrap_or(u32::MAX)
+            })
+            .time_to_live(settings.terminal_ttl)
+            .eviction_listener(count_evictions(&file_counters.evictions))
+            .build();
+        let large_files = Cache::builder()
+            .max_capacity(10_000)
+            .time_to_live(settings.terminal_ttl)
+            .build();
+        let idempotency = Cache::builder()
+            .max_capacity(settings.idempotency_entries)
+            .time_to_live(settings.idempotency_window)
+            .build();
+        Self {
+            settings,
+            results,
+            files,
+            large_files,
+            idempotency,
+            result_counters,
+            file_counters,
+        }
+    }
+
+    /// A report's result, from the cache or (one call for all concurrent askers) upstream.
+    pub async fn result<F>(
+        &self,
+        id: &str,
+        completed: Option<bool>,
+        fetch: F,
+    ) -> Result<Arc<CachedResult>, UpstreamError>
+    where
+        F: Future<Output = Result<CachedResult, UpstreamError>>,
+    {
+        let key = (id.to_owned(), completed);
+        if let Some(hit) = self.results.get(&key).await {
+            self.result_counters.hits.fetch_add(1, Ordering::Relaxed);
+            return Ok(hit);
+        }
+        self.result_counters.misses.fetch_add(1, Ordering::Relaxed);
+        self.results
+            .try_get_with(key, async { fetch.await.map(Arc::new) })
+            .await
+            .map_err(|e| clone_upstream(&e))
+    }
+
+    /// A small file from the cache, or fetched once for all concurrent askers. `Err(TooLarge)`
+    /// means: stream it yourself (and the caller who fetched it keeps its stream in `spill`).
+    pub async fn file<F>(
+        &self,
+        id: &str,
+        format: &str,
+        fetch: F,
+    ) -> Result<Arc<CachedFile>, FileMiss>
+    where
+        F: Future<Output = Result<CachedFile, FileMiss>>,
+    {
+        let key = (id.to_owned(), format.to_owned());
+        if self.large_files.contains_key(&key) {
+            return Err(FileMiss::TooLarge);
+        }
+        if let Some(hit) = self.files.get(&key).await {
+            self.file_counters.hits.fetch_add(1, Ordering::Relaxed);
+            return Ok(hit);
+        }
+        self.file_counters.misses.fetch_add(1, Ordering::Relaxed);
+        match self
+            .files
+            .try_get_with(key.clone(), async { fetch.await.map(Arc::new) })
+            .await
+        {
+            Ok(f) => Ok(f),
+            Err(e) => match &*e {
+                FileMiss::TooLarge => {
+                    self.large_files.insert(key, ()).await;
+                    Err(FileMiss::TooLarge)
+                }
+                FileMiss::Upstream(u) => Err(FileMiss::Upstream(clone_upstream(u))),
+            },
+        }
+    }
+
+    /// The remembered run for (team, key), or the result of `run` remembered under it.
+    pub async fn idempotent<F>(
+        &self,
+        team: &str,
+        key: &str,
+        run: F,
+    ) -> Result<Arc<IdempotentRun>, Arc<crate::error::GatewayError>>
+    where
+        F: Future<Output = Result<IdempotentRun, crate::error::GatewayError>>,
+    {
+        self.idempotency
+            .try_get_with((team.to_owned(), key.to_owned()), async {
+                run.await.map(Arc::new)
+            })
+            .await
+    }
+
+    /// (entries, weighted size) per cache: results, files.
+    pub fn sizes(&self) -> [(&'static str, u64, u64); 2] {
+        [
+            (
+                "results",
+                self.results.entry_count(),
+                self.results.entry_count(),
+            ),
+            (
+                "files",
+                self.files.entry_count(),
+                self.files.weighted_size(),
+            ),
+        ]
+    }
+}
+
+/// Every waiter of a failed single-flight gets its own copy of the error.
+pub fn clone_upstream(e: &UpstreamError) -> UpstreamError {
+    match e {
+        UpstreamError::Unreachable(m) => UpstreamError::Unreachable(m.clone()),
+        UpstreamError::Timeout(m) => UpstreamError::Timeout(m.clone()),
+        UpstreamError::Auth(m) => UpstreamError::Auth(m.clone()),
+        UpstreamError::BadResponse(m) => UpstreamError::BadResponse(m.clone()),
+        UpstreamError::Throttled { retry_after } => UpstreamError::Throttled {
+            retry_after: *retry_after,
+        },
+        UpstreamError::Status {
+            status,
+            body,
+            retry_after,
+        } => UpstreamError::Status {
+            status: *status,
+            body: body.clone(),
+            retry_after: retry_after.clone(),
+        },
+    }
+}
