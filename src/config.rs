@@ -1,5 +1,6 @@
 //! Settings: `config/default.yaml` (compiled in) → optional file → `REPORTGATE__*` env,
 //! then validated as a whole so that every problem is reported at once, with its key.
+use crate::audit::AuditSettings;
 use crate::auth::settings::{AuthSettings, PolicySettings};
 use crate::cache::CacheSettings;
 use crate::limits::LimitSettings;
@@ -22,6 +23,7 @@ pub struct Settings {
     pub policy: PolicySettings,
     pub limits: LimitSettings,
     pub cache: CacheSettings,
+    pub audit: AuditSettings,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -153,6 +155,8 @@ impl Settings {
             self.tenant.client_secret =
                 Some(Secret::new(value.trim_end_matches(['\r', '\n']).to_owned()));
         }
+        self.auth.read_secret_files().map_err(|p| vec![p])?;
+        self.audit.read_secret_files().map_err(|p| vec![p])?;
         Ok(())
     }
 
@@ -220,6 +224,7 @@ impl Settings {
         self.auth.validate(&mut problems);
         self.policy.validate(&mut problems);
         self.limits.validate(&mut problems);
+        self.audit.validate(&mut problems);
         if let Err(e) = tracing_subscriber::EnvFilter::try_new(&self.log.level) {
             problems.push(problem("log.level", format!("is not a valid filter: {e}")));
         }

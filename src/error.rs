@@ -61,6 +61,9 @@ pub enum GatewayError {
     },
     #[error(transparent)]
     Upstream(#[from] UpstreamError),
+    /// 503: a blocking audit record could not be written, so nothing was done.
+    #[error("the audit trail cannot be written")]
+    AuditUnavailable,
     /// 500: our bug.
     #[error("internal error")]
     Internal(#[source] anyhow::Error),
@@ -141,6 +144,10 @@ impl GatewayError {
                     ),
                 },
             },
+            Self::AuditUnavailable => (
+                "audit_unavailable",
+                "the audit trail cannot be written, so the request was not carried out".into(),
+            ),
             Self::Internal(_) => ("internal_error", "internal error".into()),
         }
     }
@@ -179,6 +186,7 @@ impl GatewayError {
                 retry_after: *retry_after,
             },
             Self::Upstream(e) => Self::Upstream(crate::cache::clone_upstream(e)),
+            Self::AuditUnavailable => Self::AuditUnavailable,
             Self::Internal(e) => Self::Internal(anyhow::anyhow!("{e:#}")),
         }
     }
@@ -230,6 +238,7 @@ impl ResponseError for GatewayError {
                 },
                 _ => StatusCode::BAD_GATEWAY,
             },
+            Self::AuditUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }

@@ -1,6 +1,7 @@
 //! reportgate: one internal front door for the IdentityNow Reports Data Extraction API.
 #![forbid(unsafe_code)]
 
+pub mod audit;
 pub mod auth;
 pub mod cache;
 pub mod clock;

@@ -42,6 +42,9 @@ enum Command {
     /// Inspect configuration.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Work with audit files.
+    #[command(subcommand)]
+    Audit(AuditCommand),
 }
 
 #[derive(clap::Args)]
@@ -64,6 +67,20 @@ struct TokenArgs {
     ttl: Duration,
     #[command(flatten)]
     config: ConfigArg,
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Check the hash chain of audit files (oldest first, e.g. rotated files then the
+    /// current one); report the first broken record. Exit 0 when intact, 1 when broken.
+    Verify {
+        /// Audit JSONL files, oldest first.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// The HMAC key file, when records carry an HMAC.
+        #[arg(long)]
+        hmac_key_file: Option<PathBuf>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -140,6 +157,42 @@ fn main() -> ExitCode {
             }
             Err(code) => code,
         },
+        Command::Audit(AuditCommand::Verify {
+            files,
+            hmac_key_file,
+        }) => {
+            let key = match hmac_key_file.map(std::fs::read_to_string).transpose() {
+                Ok(k) => k.map(|k| k.trim_end_matches(['\r', '\n']).to_owned()),
+                Err(e) => {
+                    eprintln!("reportgate: cannot read the HMAC key: {e}");
+                    return ExitCode::from(EX_CONFIG);
+                }
+            };
+            match reportgate::audit::verify::verify(&files, key.as_deref().map(str::as_bytes)) {
+                Ok(r) => {
+                    if let Some(p) = r.starts_after {
+                        println!(
+                            "note: the first record continues an earlier chain (prevHash {p})"
+                        );
+                    }
+                    for (f, l) in &r.torn {
+                        println!("note: {}:{l} is a torn write (a crash mid-line); it was never part of the chain", f.display());
+                    }
+                    println!("intact: {} records", r.records);
+                    ExitCode::SUCCESS
+                }
+                Err(b) => {
+                    println!(
+                        "BROKEN at {}:{} (record {}): {}",
+                        b.file.display(),
+                        b.line,
+                        b.record,
+                        b.reason
+                    );
+                    ExitCode::FAILURE
+                }
+            }
+        }
         Command::Token(args) => {
             let settings = match load(args.config.config.as_deref()) {
                 Ok(s) => s,

@@ -1,5 +1,6 @@
 //! Builds the gateway's HTTP server from settings: binds (port 0 works), wires the
 //! upstream client per worker, middleware and routes.
+use crate::audit::{self, Audit};
 use crate::auth::{self, Authenticator, IdpClient, Policy, ReportIds};
 use crate::cache::ReportCache;
 use crate::clock::Clock;
@@ -74,6 +75,7 @@ impl Application {
         let upstream = Upstream::new(settings.tenant.clone(), settings.limits.clone(), clock)
             .map_err(anyhow::Error::msg)?;
         let limiter = web::Data::new(TeamLimiter::new(&settings.limits));
+        let audit = web::Data::new(Audit::new(&settings.audit));
         let signing_key = settings
             .auth
             .id_signing_key
@@ -95,6 +97,7 @@ impl Application {
                 .app_data(authenticator.clone())
                 .app_data(policy.clone())
                 .app_data(limiter.clone())
+                .app_data(audit.clone())
                 .app_data(web::Data::new(IdpClient(
                     awc::Client::builder()
                         .connector(awc::Connector::new().rustls_0_23(idp_tls.clone()))
@@ -105,6 +108,7 @@ impl Application {
                 .app_data(web::Data::new(upstream.client()))
                 .wrap(from_fn(limits::middleware))
                 .wrap(from_fn(auth::middleware))
+                .wrap(from_fn(audit::middleware))
                 .wrap(TracingLogger::<GatewaySpan>::new())
                 .wrap(from_fn(request_id::middleware))
                 .configure(routes::configure)

@@ -1,4 +1,5 @@
 //! Liveness and readiness.
+use crate::audit::Audit;
 use crate::upstream::IdentityNow;
 use actix_web::{web, HttpResponse};
 use serde_json::json;
@@ -19,7 +20,13 @@ pub async fn healthz() -> HttpResponse {
     (status = 200, description = "Ready"),
     (status = 503, description = "No tenant token can be obtained"),
 ))]
-pub async fn readyz(upstream: web::Data<IdentityNow>) -> HttpResponse {
+pub async fn readyz(upstream: web::Data<IdentityNow>, audit: web::Data<Audit>) -> HttpResponse {
+    if !audit.sink.healthy() {
+        return HttpResponse::ServiceUnavailable().json(json!({
+            "status": "not_ready",
+            "checks": {"config": "ok", "audit": "failing"}
+        }));
+    }
     match upstream.ensure_token().await {
         Ok(()) => HttpResponse::Ok()
             .json(json!({"status": "ready", "checks": {"config": "ok", "upstreamToken": "ok"}})),

@@ -8,6 +8,7 @@ mod sdk;
 pub use openapi::ApiDoc;
 pub use sdk::SdkError;
 
+use crate::audit;
 use crate::auth::{Caller, Opened, Policy};
 use crate::cache::{CachedFile, CachedResult, FileMiss};
 use crate::domain::ReportId;
@@ -40,11 +41,17 @@ pub(crate) fn resolve_id(
 ) -> Result<ReportId, GatewayError> {
     let presented =
         ReportId::parse(raw).map_err(|m| GatewayError::bad_request("invalid_report_id", m))?;
-    match state.ids.open(policy.owner(caller), &presented) {
-        Opened::Owned(upstream) => Ok(upstream),
-        Opened::Raw(upstream) if policy.for_team(&caller.team).raw_ids => Ok(upstream),
-        Opened::Raw(_) | Opened::Foreign => Err(GatewayError::report_not_found()),
-    }
+    audit::note(|n| n.report_id = Some(presented.to_string()));
+    let upstream = match state.ids.open(policy.owner(caller), &presented) {
+        Opened::Owned(upstream) => upstream,
+        Opened::Raw(upstream) if policy.for_team(&caller.team).raw_ids => upstream,
+        Opened::Raw(_) | Opened::Foreign => {
+            audit::note(|n| n.denied = true);
+            return Err(GatewayError::report_not_found());
+        }
+    };
+    audit::note(|n| n.upstream_id = Some(upstream.to_string()));
+    Ok(upstream)
 }
 
 /// A resource whose other methods answer 405 with `Allow`.

@@ -198,6 +198,10 @@ pub async fn run_report(
     }
     let t = validate_report(obj.get("type"), obj.get("arguments"), true)
         .map_err(|e| GatewayError::bad_request("invalid_argument", e.to_string()))?;
+    crate::audit::note(|n| {
+        n.report_type = Some(t.as_str().into());
+        n.arguments = obj.get("arguments").cloned();
+    });
     policy
         .for_team(&caller.team)
         .check_run(t, obj.get("arguments"))
@@ -218,6 +222,10 @@ pub async fn run_report(
         let upstream_id = ReportId::parse(&task.id)
             .map_err(|_| UpstreamError::BadResponse("run returned no usable id".into()))?;
         task.id = state.ids.seal(&owner, &upstream_id);
+        crate::audit::note(|n| {
+            n.upstream_id = Some(upstream_id.to_string());
+            n.report_id = Some(task.id.clone());
+        });
         let report = Report::from_task(&task);
         Ok(IdempotentRun {
             request_hash: hash,
@@ -377,7 +385,16 @@ pub async fn download_report(
             ))
         }
     };
-    let source = match fetch_file(&state, &upstream, FAMILY, &id, format, &[], false).await {
+    // Upstream records the download too (when it is not served from the cache).
+    let auditable = req
+        .app_data::<web::Data<crate::audit::Audit>>()
+        .is_some_and(|a| a.upstream_auditable());
+    let query: Vec<(&str, String)> = if auditable {
+        vec![("auditable", "true".into())]
+    } else {
+        vec![]
+    };
+    let source = match fetch_file(&state, &upstream, FAMILY, &id, format, &query, false).await {
         Ok(s) => s,
         Err(UpstreamError::Status { status, .. }) if status == StatusCode::NOT_FOUND => {
             return Err(explain_missing_file(&state, &upstream, &id, format).await)

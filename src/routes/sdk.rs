@@ -137,6 +137,10 @@ async fn run(
             e.to_string().replacen("type", "reportType", 1),
         )
     })?;
+    crate::audit::note(|n| {
+        n.report_type = Some(t.as_str().into());
+        n.arguments = obj.get("arguments").cloned();
+    });
     policy
         .for_team(&caller.team)
         .check_run(t, obj.get("arguments"))
@@ -152,7 +156,12 @@ async fn run(
     let task: TaskResultDetails = parse(&body)?;
     let upstream_id = ReportId::parse(&task.id)
         .map_err(|_| UpstreamError::BadResponse("run returned no usable id".into()))?;
-    with_id(&body, &state.ids.seal(policy.owner(&caller), &upstream_id))
+    let sealed = state.ids.seal(policy.owner(&caller), &upstream_id);
+    crate::audit::note(|n| {
+        n.upstream_id = Some(upstream_id.to_string());
+        n.report_id = Some(sealed.clone());
+    });
+    with_id(&body, &sealed)
 }
 
 #[derive(Deserialize)]

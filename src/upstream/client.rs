@@ -215,6 +215,7 @@ impl IdentityNow {
                 None => req.send().await,
             };
             let resp = sent.map_err(map_send_error)?;
+            crate::audit::note(|n| n.upstream_status = Some(resp.status().as_u16()));
             match resp.status() {
                 StatusCode::UNAUTHORIZED if !refreshed => {
                     tracing::info!("upstream refused the tenant token; refreshing once");
@@ -253,6 +254,16 @@ impl IdentityNow {
             .map_err(|_| UpstreamError::Timeout("response body timed out".into()))?
             .map_err(|e| UpstreamError::BadResponse(format!("reading body: {e}")))?;
         if !status.is_success() {
+            if let Ok(v) = serde_json::from_slice::<serde_json::Value>(&body) {
+                if let Some(t) = v["trackingId"].as_str() {
+                    let t: String = t
+                        .chars()
+                        .filter(|c| c.is_ascii_alphanumeric())
+                        .take(64)
+                        .collect();
+                    crate::audit::note(|n| n.tracking_id = Some(t));
+                }
+            }
             return Err(UpstreamError::Status {
                 status,
                 body,

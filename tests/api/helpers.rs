@@ -67,6 +67,9 @@ pub fn settings_for(sim: &SimulatorHandle) -> Settings {
     let sim_limit = sim.config().rate_limit;
     s.limits.upstream_requests = if sim_limit == 0 { 1_000_000 } else { sim_limit };
     s.limits.upstream_window = sim.config().rate_window;
+    // Each gateway audits to its own file (not stdout, which would flood the test output).
+    s.audit.stdout = false;
+    s.audit.file = Some(std::env::temp_dir().join(format!("rg-audit-{}.jsonl", unknown_id())));
     // Running reports are not served from the cache unless a test asks for it.
     s.cache.running_ttl = Duration::from_millis(1);
     s.auth.issuers = vec![IssuerSettings::hmac(
@@ -219,6 +222,30 @@ impl TestApp {
 /// that concurrent requests are not coalesced into one.
 pub fn unknown_id() -> String {
     format!("{:032x}", rand::random::<u128>())
+}
+
+impl TestApp {
+    /// Waits (bounded) until the audit file holds at least `n` records, and returns them all.
+    pub async fn audit_records(&self, n: usize) -> Vec<serde_json::Value> {
+        for _ in 0..200 {
+            let lines = self.audit_lines();
+            if lines.len() >= n {
+                return lines;
+            }
+            actix_rt::time::sleep(Duration::from_millis(10)).await;
+        }
+        self.audit_lines()
+    }
+
+    /// The audit records written so far.
+    pub fn audit_lines(&self) -> Vec<serde_json::Value> {
+        let path = self.settings.audit.file.as_ref().expect("audit file");
+        std::fs::read_to_string(path)
+            .unwrap_or_default()
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("audit lines are JSON"))
+            .collect()
+    }
 }
 
 /// Asserts a `/v1` error body: code, message, request id matching the header.

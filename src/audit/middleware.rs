@@ -1,0 +1,268 @@
+//! Builds one audit event per API request and writes it in the action's mode. Fails closed:
+//! a blocking action with a failing sink is refused with 503 before anything goes upstream,
+//! and a response whose blocking record could not be written is replaced by a 503.
+use super::sink::Sink;
+use super::{AuditSettings, Mode};
+use crate::auth::Caller;
+use crate::error::GatewayError;
+use actix_web::body::{BodySize, BoxBody, MessageBody};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::middleware::Next;
+use actix_web::{web, HttpMessage, ResponseError};
+use bytes::Bytes;
+use serde_json::{json, Value};
+use std::cell::RefCell;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Instant;
+
+pub struct Audit {
+    pub sink: Sink,
+    settings: AuditSettings,
+}
+
+impl Audit {
+    pub fn new(settings: &AuditSettings) -> Self {
+        Self {
+            sink: Sink::start(settings),
+            settings: settings.clone(),
+        }
+    }
+
+    pub fn upstream_auditable(&self) -> bool {
+        self.settings.upstream_auditable
+    }
+
+    fn mode(&self, action: &str) -> Mode {
+        let m = &self.settings.modes;
+        match action.trim_start_matches("sdk_") {
+            "run" => m.run,
+            "status" => m.status,
+            "download" => m.download,
+            "cancel" => m.cancel,
+            _ => m.other,
+        }
+    }
+}
+
+/// What handlers and the upstream client add to the current request's event.
+#[derive(Debug, Clone, Default)]
+pub struct AuditNote {
+    pub report_id: Option<String>,
+    pub upstream_id: Option<String>,
+    pub report_type: Option<String>,
+    pub arguments: Option<Value>,
+    pub upstream_status: Option<u16>,
+    pub tracking_id: Option<String>,
+    /// The caller asked for something that is not theirs (answered like a missing report).
+    pub denied: bool,
+}
+
+tokio::task_local! {
+    static NOTE: RefCell<AuditNote>;
+}
+
+/// Adds to the current request's audit event (a no-op outside a request).
+pub fn note(f: impl FnOnce(&mut AuditNote)) {
+    let _ = NOTE.try_with(|n| f(&mut n.borrow_mut()));
+}
+
+fn action_of(req: &ServiceRequest) -> (&'static str, &'static str) {
+    let path = req.path();
+    let post = req.method() == actix_web::http::Method::POST;
+    let (api, rest) = if let Some(r) = path.strip_prefix("/v1/reports") {
+        ("v1", r)
+    } else if let Some(r) = path.strip_prefix("/v3/reports") {
+        ("v3", r)
+    } else if let Some(r) = path.strip_prefix("/reports/v1") {
+        ("reports-v1", r)
+    } else {
+        return ("other", "other");
+    };
+    let sdk = api != "v1";
+    let segments: Vec<&str> = rest
+        .trim_start_matches('/')
+        .split('/')
+        .filter(|s| !s.is_empty())
+        .collect();
+    let action = match (api, segments.as_slice(), post) {
+        ("v1", [], true) => "run",
+        ("v1", [_], false) => "status",
+        ("v1", [_, "file"], false) => "download",
+        ("v1", [_, "cancel"], true) => "cancel",
+        (_, ["run"], true) if sdk => "sdk_run",
+        (_, [_, "result"], false) if sdk => "sdk_status",
+        (_, [_], false) if sdk => "sdk_download",
+        (_, [_, "cancel"], true) if sdk => "sdk_cancel",
+        _ => "other",
+    };
+    (api, action)
+}
+
+fn outcome(status: u16, denied: bool) -> &'static str {
+    match status {
+        401 => "unauthenticated",
+        403 => "denied",
+        _ if denied => "denied",
+        429 => "rate_limited",
+        200..=399 => "allowed",
+        _ => "error",
+    }
+}
+
+fn is_open(path: &str) -> bool {
+    matches!(path, "/healthz" | "/readyz" | "/openapi.json")
+}
+
+pub async fn middleware(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    if is_open(req.path()) {
+        return next
+            .call(req)
+            .await
+            .map(ServiceResponse::map_into_boxed_body);
+    }
+    let audit = req
+        .app_data::<web::Data<Audit>>()
+        .cloned()
+        .expect("audit configured");
+    let started = Instant::now();
+    let (api, action) = action_of(&req);
+    let mode = audit.mode(action);
+    let base = json!({
+        "time": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        "requestId": crate::request_id::current(),
+        "clientAddr": req.peer_addr().map(|a| a.ip().to_string()),
+        "userAgent": req.headers().get("user-agent").and_then(|v| v.to_str().ok()).map(|s| s.chars().take(256).collect::<String>()),
+        "method": req.method().as_str(),
+        "api": api,
+        "action": action,
+    });
+    if mode == Mode::Blocking && !audit.sink.healthy() {
+        // Fail closed: nothing goes upstream while the record could not be kept.
+        let mut event = base;
+        event["caller"] = json!("anonymous");
+        event["team"] = json!("anonymous");
+        event["outcome"] = json!("error");
+        event["status"] = json!(503);
+        event["reason"] = json!("audit_unavailable");
+        let _ = audit.sink.write(event.to_string(), false).await;
+        return Ok(req.into_response(audit_unavailable()));
+    }
+    let (res, note) = NOTE
+        .scope(RefCell::new(AuditNote::default()), async {
+            let res = next.call(req).await;
+            (res, NOTE.with(|n| n.borrow().clone()))
+        })
+        .await;
+    let res = res?.map_into_boxed_body();
+    let caller = res.request().extensions().get::<Arc<Caller>>().cloned();
+    let status = res.status().as_u16();
+    let mut event = base;
+    event["caller"] = json!(caller.as_ref().map_or("anonymous", |c| c.id.as_str()));
+    event["team"] = json!(caller.as_ref().map_or("anonymous", |c| c.team.as_str()));
+    event["reportId"] = json!(note.report_id);
+    event["upstreamId"] = json!(note.upstream_id);
+    event["reportType"] = json!(note.report_type);
+    event["arguments"] = note.arguments.clone().unwrap_or(Value::Null);
+    event["outcome"] = json!(outcome(status, note.denied));
+    event["status"] = json!(status);
+    event["upstreamStatus"] = json!(note.upstream_status);
+    event["trackingId"] = json!(note.tracking_id);
+    event["durationMs"] = json!(started.elapsed().as_millis() as u64);
+    let download = action.ends_with("download") && res.status().is_success();
+    if download {
+        event["phase"] = json!("start");
+    }
+    if let Err(e) = audit
+        .sink
+        .write(event.to_string(), mode == Mode::Blocking)
+        .await
+    {
+        tracing::error!(error = %e, "blocking audit write failed; refusing the response");
+        event["outcome"] = json!("error");
+        event["status"] = json!(503);
+        event["reason"] = json!("audit_unavailable");
+        let _ = audit.sink.write(event.to_string(), false).await;
+        return Ok(res.into_response(audit_unavailable()));
+    }
+    if !download {
+        return Ok(res);
+    }
+    // The download's end record: bytes sent and whether the transfer completed.
+    let end_base = event;
+    let on_end: Box<dyn FnOnce(u64, bool)> = Box::new(move |bytes, completed| {
+        let mut end = end_base;
+        end["time"] =
+            json!(chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true));
+        end["phase"] = json!("end");
+        end["bytes"] = json!(bytes);
+        end["completed"] = json!(completed);
+        end["durationMs"] = json!(started.elapsed().as_millis() as u64);
+        // Batch: the transfer is over; nothing is left to hold back.
+        let audit = audit.clone();
+        actix_rt::spawn(async move {
+            let _ = audit.sink.write(end.to_string(), false).await;
+        });
+    });
+    Ok(res.map_body(|_, body| {
+        BoxBody::new(Counted {
+            inner: body,
+            bytes: 0,
+            on_end: Some(on_end),
+        })
+    }))
+}
+
+fn audit_unavailable() -> actix_web::HttpResponse {
+    GatewayError::AuditUnavailable.error_response()
+}
+
+/// A response body that counts what was sent and reports at the end, or when it is dropped
+/// before the end (the caller went away, or the upstream stream broke).
+struct Counted {
+    inner: BoxBody,
+    bytes: u64,
+    on_end: Option<Box<dyn FnOnce(u64, bool)>>,
+}
+
+impl MessageBody for Counted {
+    type Error = Box<dyn std::error::Error>;
+
+    fn size(&self) -> BodySize {
+        self.inner.size()
+    }
+
+    fn poll_next(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Bytes, Self::Error>>> {
+        let polled = Pin::new(&mut self.inner).poll_next(cx);
+        match &polled {
+            Poll::Ready(Some(Ok(chunk))) => self.bytes += chunk.len() as u64,
+            Poll::Ready(None) => {
+                if let Some(f) = self.on_end.take() {
+                    f(self.bytes, true);
+                }
+            }
+            Poll::Ready(Some(Err(_))) => {
+                if let Some(f) = self.on_end.take() {
+                    f(self.bytes, false);
+                }
+            }
+            Poll::Pending => {}
+        }
+        polled
+    }
+}
+
+impl Drop for Counted {
+    fn drop(&mut self) {
+        if let Some(f) = self.on_end.take() {
+            f(self.bytes, false);
+        }
+    }
+}

@@ -1,0 +1,273 @@
+//! The audit writer: one thread owns the sinks, so records are chained in one order. It
+//! drains whatever is queued, writes it (group commit), fsyncs when any record in the batch
+//! is blocking, then acknowledges. A failing file makes the sink unhealthy (readiness false,
+//! blocking actions refused) and keeps unwritten records in a bounded backlog for retry.
+use super::chain::{self, GENESIS};
+use super::AuditSettings;
+use std::collections::VecDeque;
+use std::fs::{File, OpenOptions};
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{mpsc, Arc};
+use std::time::{Duration, Instant};
+use tokio::sync::oneshot;
+
+/// A record to write; `ack` is set for blocking records.
+pub struct Entry {
+    pub json: String,
+    pub ack: Option<oneshot::Sender<Result<(), String>>>,
+}
+
+pub enum Msg {
+    Write(Entry),
+    Flush(oneshot::Sender<()>),
+}
+
+#[derive(Default)]
+pub struct SinkStats {
+    pub writes: AtomicU64,
+    pub failures: AtomicU64,
+    /// Write latency of the last batch, in microseconds.
+    pub last_write_micros: AtomicU64,
+    pub backlog: AtomicU64,
+    pub dropped: AtomicU64,
+}
+
+pub struct Sink {
+    tx: mpsc::Sender<Msg>,
+    healthy: Arc<AtomicBool>,
+    pub stats: Arc<SinkStats>,
+}
+
+impl Sink {
+    pub fn start(settings: &AuditSettings) -> Self {
+        let (tx, rx) = mpsc::channel();
+        let healthy = Arc::new(AtomicBool::new(true));
+        let stats = Arc::new(SinkStats::default());
+        let mut writer = Writer::new(settings, healthy.clone(), stats.clone());
+        std::thread::Builder::new()
+            .name("audit-writer".into())
+            .spawn(move || writer.run(rx))
+            .expect("spawn the audit writer");
+        Self { tx, healthy, stats }
+    }
+
+    pub fn healthy(&self) -> bool {
+        self.healthy.load(Ordering::Relaxed)
+    }
+
+    /// Queues a record; for a blocking one, waits until it is on disk.
+    pub async fn write(&self, json: String, blocking: bool) -> Result<(), String> {
+        if !blocking {
+            self.tx
+                .send(Msg::Write(Entry { json, ack: None }))
+                .map_err(|_| "audit writer stopped".to_string())?;
+            return Ok(());
+        }
+        let (ack, done) = oneshot::channel();
+        self.tx
+            .send(Msg::Write(Entry {
+                json,
+                ack: Some(ack),
+            }))
+            .map_err(|_| "audit writer stopped".to_string())?;
+        done.await.map_err(|_| "audit writer stopped".to_string())?
+    }
+
+    /// Waits until everything queued so far has been attempted (shutdown, tests).
+    pub async fn flush(&self) {
+        let (tx, rx) = oneshot::channel();
+        if self.tx.send(Msg::Flush(tx)).is_ok() {
+            let _ = rx.await;
+        }
+    }
+}
+
+struct Writer {
+    path: Option<PathBuf>,
+    stdout: bool,
+    max_bytes: u64,
+    key: Option<ring::hmac::Key>,
+    file: Option<File>,
+    size: u64,
+    prev: String,
+    /// Records not yet on disk, and whether a caller waits for each.
+    backlog: VecDeque<(String, bool)>,
+    backlog_max: usize,
+    healthy: Arc<AtomicBool>,
+    stats: Arc<SinkStats>,
+}
+
+/// The hash of the last complete line of an existing file, so the chain continues.
+fn last_hash(path: &Path) -> Option<String> {
+    let file = File::open(path).ok()?;
+    let mut last = None;
+    for line in BufReader::new(file).lines().map_while(Result::ok) {
+        if let Some(i) = line.rfind(",\"hash\":\"") {
+            last = line.get(i + 9..i + 9 + 64).map(str::to_owned);
+        }
+    }
+    last
+}
+
+impl Writer {
+    fn new(s: &AuditSettings, healthy: Arc<AtomicBool>, stats: Arc<SinkStats>) -> Self {
+        let path = s.file.clone();
+        let prev = path
+            .as_deref()
+            .and_then(last_hash)
+            .unwrap_or_else(|| GENESIS.to_owned());
+        let mut w = Self {
+            path,
+            stdout: s.stdout,
+            max_bytes: s.max_file_bytes,
+            key: s
+                .hmac_key
+                .as_ref()
+                .map(|k| ring::hmac::Key::new(ring::hmac::HMAC_SHA256, k.expose().as_bytes())),
+            file: None,
+            size: 0,
+            prev,
+            backlog: VecDeque::new(),
+            backlog_max: 100_000,
+            healthy,
+            stats,
+        };
+        if w.path.is_some() && w.open().is_err() {
+            w.healthy.store(false, Ordering::Relaxed);
+        }
+        w
+    }
+
+    fn open(&mut self) -> std::io::Result<()> {
+        let path = self.path.as_ref().expect("file sink");
+        let mut f = OpenOptions::new().create(true).append(true).open(path)?;
+        self.size = f.metadata()?.len();
+        // A crash can leave a partial last line: end it so the next record starts clean.
+        if self.size > 0 {
+            let mut tail = [0u8; 1];
+            use std::io::{Read, Seek, SeekFrom};
+            let mut r = File::open(path)?;
+            r.seek(SeekFrom::End(-1))?;
+            r.read_exact(&mut tail)?;
+            if tail[0] != b'\n' {
+                f.write_all(b"\n")?;
+                self.size += 1;
+            }
+        }
+        self.file = Some(f);
+        Ok(())
+    }
+
+    fn rotate(&mut self) -> std::io::Result<()> {
+        let path = self.path.clone().expect("file sink");
+        self.file = None;
+        let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%S%.6fZ");
+        std::fs::rename(&path, path.with_extension(format!("jsonl.{stamp}")))?;
+        self.open()
+    }
+
+    /// Writes the backlog; the chain advances only for lines that reached the file.
+    fn write_backlog(&mut self, sync: bool) -> std::io::Result<()> {
+        if self.path.is_none() {
+            return Ok(());
+        }
+        if self.file.is_none() {
+            self.open()?;
+        }
+        while let Some((json, _)) = self.backlog.front() {
+            let (line, hash) = chain::seal(json, &self.prev, self.key.as_ref());
+            if self.size > 0 && self.size + line.len() as u64 + 1 > self.max_bytes {
+                self.rotate()?;
+            }
+            let f = self.file.as_mut().expect("opened");
+            let mut buf = line.into_bytes();
+            buf.push(b'\n');
+            if let Err(e) = f.write_all(&buf) {
+                self.file = None; // reopen next time
+                return Err(e);
+            }
+            self.size += buf.len() as u64;
+            self.prev = hash;
+            if self.stdout {
+                let mut out = std::io::stdout().lock();
+                let _ = out.write_all(&buf);
+            }
+            self.backlog.pop_front();
+        }
+        if sync {
+            self.file.as_mut().expect("opened").sync_data()?;
+        }
+        Ok(())
+    }
+
+    fn run(&mut self, rx: mpsc::Receiver<Msg>) {
+        loop {
+            let first = match rx.recv_timeout(Duration::from_millis(200)) {
+                Ok(m) => Some(m),
+                Err(mpsc::RecvTimeoutError::Timeout) => None,
+                Err(mpsc::RecvTimeoutError::Disconnected) => return,
+            };
+            let mut acks = Vec::new();
+            let mut flushes = Vec::new();
+            let mut sync = false;
+            for msg in first
+                .into_iter()
+                .chain(std::iter::from_fn(|| rx.try_recv().ok()))
+            {
+                match msg {
+                    Msg::Write(e) => {
+                        if self.path.is_none() {
+                            // stdout only: chain and print at once.
+                            let (line, hash) = chain::seal(&e.json, &self.prev, self.key.as_ref());
+                            self.prev = hash;
+                            if self.stdout {
+                                println!("{line}");
+                            }
+                        } else if self.backlog.len() >= self.backlog_max {
+                            self.stats.dropped.fetch_add(1, Ordering::Relaxed);
+                        } else {
+                            self.backlog.push_back((e.json, e.ack.is_some()));
+                        }
+                        sync |= e.ack.is_some();
+                        acks.extend(e.ack);
+                    }
+                    Msg::Flush(tx) => flushes.push(tx),
+                }
+            }
+            if self.backlog.is_empty() && acks.is_empty() && flushes.is_empty() {
+                continue;
+            }
+            let started = Instant::now();
+            let result = self.write_backlog(sync);
+            self.stats
+                .last_write_micros
+                .store(started.elapsed().as_micros() as u64, Ordering::Relaxed);
+            self.stats
+                .backlog
+                .store(self.backlog.len() as u64, Ordering::Relaxed);
+            match &result {
+                Ok(()) => {
+                    self.stats
+                        .writes
+                        .fetch_add(acks.len().max(1) as u64, Ordering::Relaxed);
+                    self.healthy.store(true, Ordering::Relaxed);
+                }
+                Err(e) => {
+                    // Callers waiting on these get 503 and a new record says so; these go.
+                    self.backlog.retain(|(_, blocking)| !blocking);
+                    self.stats.failures.fetch_add(1, Ordering::Relaxed);
+                    self.healthy.store(false, Ordering::Relaxed);
+                    tracing::error!(error = %e, "audit write failed");
+                }
+            }
+            for ack in acks {
+                let _ = ack.send(result.as_ref().map(|_| ()).map_err(|e| e.to_string()));
+            }
+            for f in flushes {
+                let _ = f.send(());
+            }
+        }
+    }
+}
