@@ -329,6 +329,36 @@ mod tests {
     }
 
     #[test]
+    fn auth_secrets_can_come_from_files() {
+        let dir = std::env::temp_dir().join(format!("rg-auth-files-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("hmac"), "an-hmac-secret-from-a-file-0123456789\n").unwrap();
+        std::fs::write(dir.join("ids"), "an-id-key-from-a-file-0123456789abcdef\n").unwrap();
+        let cfg = dir.join("c.yaml");
+        std::fs::write(
+            &cfg,
+            format!(
+                "auth:\n  issuers:\n    - issuer: https://idp\n      audiences: [rg]\n      hmac_secret_file: {}\n  id_signing_key_file: {}\n",
+                dir.join("hmac").display(),
+                dir.join("ids").display()
+            ),
+        )
+        .unwrap();
+        let mut e = valid();
+        e.remove("REPORTGATE__AUTH__ID_SIGNING_KEY");
+        let s = Settings::load(Some(&cfg), &e).unwrap();
+        assert_eq!(
+            s.auth.issuers[0].hmac_secret.as_ref().unwrap().expose(),
+            "an-hmac-secret-from-a-file-0123456789"
+        );
+        assert_eq!(
+            s.auth.id_signing_key.as_ref().unwrap().expose(),
+            "an-id-key-from-a-file-0123456789abcdef"
+        );
+        std::fs::remove_dir_all(dir).ok();
+    }
+
+    #[test]
     fn a_malformed_duration_names_its_key() {
         let mut e = valid();
         e.insert("REPORTGATE__TENANT__TOKEN_TIMEOUT".into(), "soon".into());
