@@ -19,6 +19,7 @@ pub struct Settings {
     pub server: ServerSettings,
     pub tenant: TenantSettings,
     pub log: LogSettings,
+    pub admin: AdminSettings,
     pub auth: AuthSettings,
     pub policy: PolicySettings,
     pub limits: LimitSettings,
@@ -29,6 +30,9 @@ pub struct Settings {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ServerSettings {
     pub listen: String,
+    /// After SIGTERM: how long readiness is false while still accepting, before stopping.
+    #[serde(with = "humantime_serde")]
+    pub drain_delay: Duration,
     pub max_body_bytes: usize,
     pub workers: usize,
     #[serde(with = "humantime_serde")]
@@ -52,6 +56,12 @@ pub struct TenantSettings {
     pub token_timeout: Duration,
     #[serde(with = "humantime_serde")]
     pub token_refresh_margin: Duration,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AdminSettings {
+    /// The admin listener (`/metrics`, `/healthz`, `/readyz`); null turns it off.
+    pub listen: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

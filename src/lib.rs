@@ -9,6 +9,7 @@ pub mod config;
 pub mod domain;
 pub mod error;
 pub mod limits;
+pub mod metrics;
 pub mod request_id;
 pub mod routes;
 pub mod sandbox;

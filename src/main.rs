@@ -122,6 +122,9 @@ struct SandboxArgs {
     /// Where the gateway listens (the simulator takes a free loopback port).
     #[arg(long, default_value = "127.0.0.1:8080")]
     listen: SocketAddr,
+    /// Where the admin listener (metrics, health) listens.
+    #[arg(long, default_value = "127.0.0.1:9464")]
+    admin_listen: SocketAddr,
 }
 
 fn env_map() -> HashMap<String, String> {
@@ -223,7 +226,7 @@ fn main() -> ExitCode {
             run(async move {
                 let app = Application::build(&settings, Clock::default())?;
                 tracing::info!(port = app.port(), "reportgate listening");
-                app.run_until_stopped().await?;
+                app.run_until_stopped(true).await?;
                 Ok(())
             })
         }
@@ -258,9 +261,9 @@ fn main() -> ExitCode {
         Command::Sandbox(args) => {
             telemetry::init(LogFormat::Pretty, "info");
             run(async move {
-                let sandbox = Sandbox::start(args.listen)?;
+                let sandbox = Sandbox::start(args.listen, args.admin_listen)?;
                 println!("{}", sandbox.banner());
-                sandbox.gateway.run_until_stopped().await?;
+                sandbox.gateway.run_until_stopped(true).await?;
                 Ok(())
             })
         }

@@ -27,7 +27,7 @@ fn random_secret() -> Secret {
 }
 
 impl Sandbox {
-    pub fn start(listen: SocketAddr) -> anyhow::Result<Self> {
+    pub fn start(listen: SocketAddr, admin_listen: SocketAddr) -> anyhow::Result<Self> {
         let secret = format!("{:032x}", rand::random::<u128>());
         let simulator = Simulator::builder()
             .credentials("sandbox-client", &secret)
@@ -39,6 +39,7 @@ impl Sandbox {
         settings.tenant.client_id = "sandbox-client".into();
         settings.tenant.client_secret = Some(Secret::new(secret));
         settings.log.format = LogFormat::Pretty;
+        settings.admin.listen = Some(admin_listen.to_string());
         settings.auth.issuers = vec![IssuerSettings::hmac(
             "reportgate-sandbox",
             "reportgate",
@@ -83,6 +84,7 @@ impl Sandbox {
   gateway            {gw}   (callers need a bearer token: the demo one below, team "demo", may do everything)
   IdentityNow sim    {sim}   (client id sandbox-client; reports finish after {secs} s)
   OpenAPI            {gw}/openapi.json
+  metrics, health    http://{host}:{admin}/metrics  /healthz  /readyz
 
 Try it (bash):
   export TOKEN={token}
@@ -100,6 +102,7 @@ Try it (bash):
             sim = self.simulator.base_url(),
             secs = self.simulator.config().report_duration.as_secs(),
             token = self.token,
+            admin = self.gateway.admin_port().unwrap_or(0),
         )
     }
 }

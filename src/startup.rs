@@ -5,15 +5,19 @@ use crate::auth::{self, Authenticator, IdpClient, Policy, ReportIds};
 use crate::cache::ReportCache;
 use crate::clock::Clock;
 use crate::config::Settings;
+use crate::limits::UpstreamBudget;
 use crate::limits::{self, TeamLimiter};
+use crate::metrics::{self, Metrics};
 use crate::request_id::{self, RequestId};
 use crate::routes;
+use crate::upstream::token::TokenProvider;
 use crate::upstream::Upstream;
 use actix_web::body::MessageBody;
 use actix_web::dev::{Server, ServerHandle, ServiceRequest, ServiceResponse};
 use actix_web::middleware::from_fn;
 use actix_web::{web, App, HttpMessage, HttpServer};
 use std::net::TcpListener;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use tracing::Span;
 use tracing_actix_web::{DefaultRootSpanBuilder, RootSpanBuilder, TracingLogger};
@@ -24,11 +28,17 @@ pub struct AppState {
     pub max_body_bytes: usize,
     pub ids: ReportIds,
     pub cache: Arc<ReportCache>,
+    pub lifecycle: Arc<Lifecycle>,
 }
 
 pub struct Application {
     port: u16,
+    admin_port: Option<u16>,
     server: Server,
+    admin: Option<Server>,
+    lifecycle: Arc<Lifecycle>,
+    drain_delay: std::time::Duration,
+    audit: web::Data<Audit>,
 }
 
 /// Root spans carry the request id the caller sees in `X-Request-Id`.
@@ -58,8 +68,22 @@ impl RootSpanBuilder for GatewaySpan {
     }
 }
 
+/// What the process is doing: serving, or draining before shutdown.
+#[derive(Default)]
+pub struct Lifecycle {
+    pub draining: AtomicBool,
+}
+
+/// What the metrics endpoint reads at scrape time.
+pub struct Observed {
+    pub budget: Arc<UpstreamBudget>,
+    pub tokens: Arc<TokenProvider>,
+    pub cache: Arc<ReportCache>,
+    pub audit: web::Data<Audit>,
+}
+
 impl Application {
-    /// Binds `server.listen` and prepares the server.
+    /// Binds `server.listen` (and `admin.listen`) and prepares the servers.
     pub fn build(settings: &Settings, clock: Clock) -> anyhow::Result<Self> {
         let listener = TcpListener::bind(&settings.server.listen)
             .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", settings.server.listen))?;
@@ -72,56 +96,117 @@ impl Application {
         listener: TcpListener,
     ) -> anyhow::Result<Self> {
         let port = listener.local_addr()?.port();
-        let upstream = Upstream::new(settings.tenant.clone(), settings.limits.clone(), clock)
-            .map_err(anyhow::Error::msg)?;
+        let metrics = web::Data::new(Metrics::new(
+            settings.policy.teams.iter().map(|t| t.team.clone()),
+        ));
+        let upstream = Upstream::new(
+            settings.tenant.clone(),
+            settings.limits.clone(),
+            clock,
+            metrics.clone().into_inner(),
+        )
+        .map_err(anyhow::Error::msg)?;
         let limiter = web::Data::new(TeamLimiter::new(&settings.limits));
-        let audit = web::Data::new(Audit::new(&settings.audit));
+        let audit = web::Data::new(Audit::new(
+            &settings.audit,
+            Some(metrics.audit_write_seconds.clone()),
+        ));
         let signing_key = settings
             .auth
             .id_signing_key
             .as_ref()
             .ok_or_else(|| anyhow::anyhow!("auth.id_signing_key is not set"))?;
+        let lifecycle = Arc::new(Lifecycle::default());
         let state = web::Data::new(AppState {
             max_body_bytes: settings.server.max_body_bytes,
             ids: ReportIds::new(signing_key.expose().as_bytes()),
             cache: Arc::new(ReportCache::new(settings.cache.clone())),
+            lifecycle: lifecycle.clone(),
+        });
+        let observed_audit = audit.clone();
+        let observed = web::Data::new(Observed {
+            budget: upstream.budget.clone(),
+            tokens: upstream.tokens.clone(),
+            cache: state.cache.clone(),
+            audit: audit.clone(),
         });
         let authenticator =
             web::Data::new(Authenticator::new(&settings.auth).map_err(anyhow::Error::msg)?);
         let policy = web::Data::new(Policy::new(&settings.policy));
         let idp_tls = crate::upstream::tls::client_config(settings.auth.ca_bundle.as_deref())
             .map_err(anyhow::Error::msg)?;
-        let mut server = HttpServer::new(move || {
-            App::new()
-                .app_data(state.clone())
-                .app_data(authenticator.clone())
-                .app_data(policy.clone())
-                .app_data(limiter.clone())
-                .app_data(audit.clone())
-                .app_data(web::Data::new(IdpClient(
-                    awc::Client::builder()
-                        .connector(awc::Connector::new().rustls_0_23(idp_tls.clone()))
-                        .disable_redirects()
-                        .finish(),
-                )))
-                // awc is !Send: each worker builds its own client over the shared token cache.
-                .app_data(web::Data::new(upstream.client()))
-                .wrap(from_fn(limits::middleware))
-                .wrap(from_fn(auth::middleware))
-                .wrap(from_fn(audit::middleware))
-                .wrap(TracingLogger::<GatewaySpan>::new())
-                .wrap(from_fn(request_id::middleware))
-                .configure(routes::configure)
-                .default_service(web::to(routes::not_found))
-        })
-        .shutdown_timeout(settings.server.shutdown_timeout.as_secs())
-        .listen(listener)?;
+        let api = {
+            let (state, audit, metrics, upstream) = (
+                state.clone(),
+                audit.clone(),
+                metrics.clone(),
+                upstream.clone(),
+            );
+            HttpServer::new(move || {
+                App::new()
+                    .app_data(state.clone())
+                    .app_data(authenticator.clone())
+                    .app_data(policy.clone())
+                    .app_data(limiter.clone())
+                    .app_data(audit.clone())
+                    .app_data(metrics.clone())
+                    .app_data(web::Data::new(IdpClient(
+                        awc::Client::builder()
+                            .connector(awc::Connector::new().rustls_0_23(idp_tls.clone()))
+                            .disable_redirects()
+                            .finish(),
+                    )))
+                    // awc is !Send: each worker builds its own client over the shared token cache.
+                    .app_data(web::Data::new(upstream.client()))
+                    .wrap(from_fn(limits::middleware))
+                    .wrap(from_fn(auth::middleware))
+                    .wrap(from_fn(audit::middleware))
+                    .wrap(from_fn(metrics::middleware))
+                    .wrap(TracingLogger::<GatewaySpan>::new())
+                    .wrap(from_fn(request_id::middleware))
+                    .configure(routes::configure)
+                    .default_service(web::to(routes::not_found))
+            })
+        };
+        // Signals are handled in `run_until_stopped`, for the drain delay.
+        let mut api = api
+            .disable_signals()
+            .shutdown_timeout(settings.server.shutdown_timeout.as_secs())
+            .listen(listener)?;
         if settings.server.workers > 0 {
-            server = server.workers(settings.server.workers);
+            api = api.workers(settings.server.workers);
         }
+        let (admin, admin_port) = match &settings.admin.listen {
+            Some(addr) => {
+                let listener = TcpListener::bind(addr)
+                    .map_err(|e| anyhow::anyhow!("cannot listen on {addr} (admin.listen): {e}"))?;
+                let admin_port = listener.local_addr()?.port();
+                let admin = HttpServer::new(move || {
+                    App::new()
+                        .app_data(state.clone())
+                        .app_data(audit.clone())
+                        .app_data(metrics.clone())
+                        .app_data(observed.clone())
+                        .app_data(web::Data::new(upstream.client()))
+                        .configure(routes::admin)
+                })
+                .workers(1)
+                .disable_signals()
+                .shutdown_timeout(1)
+                .listen(listener)?
+                .run();
+                (Some(admin), Some(admin_port))
+            }
+            None => (None, None),
+        };
         Ok(Self {
             port,
-            server: server.run(),
+            admin_port,
+            server: api.run(),
+            admin,
+            lifecycle,
+            drain_delay: settings.server.drain_delay,
+            audit: observed_audit,
         })
     }
 
@@ -129,11 +214,61 @@ impl Application {
         self.port
     }
 
+    /// The admin listener's port (metrics, health), when it is enabled.
+    pub fn admin_port(&self) -> Option<u16> {
+        self.admin_port
+    }
+
     pub fn handle(&self) -> ServerHandle {
         self.server.handle()
     }
 
-    pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+    /// Serves until stopped. With `signals`, SIGTERM/SIGINT start a graceful shutdown:
+    /// readiness turns false at once, the listener keeps accepting for the drain delay
+    /// (so load balancers can stop sending), then in-flight requests, downloads included,
+    /// get up to `server.shutdown_timeout` to finish; audit buffers are flushed; exit.
+    pub async fn run_until_stopped(self, signals: bool) -> std::io::Result<()> {
+        let Self {
+            server,
+            admin,
+            lifecycle,
+            drain_delay,
+            audit,
+            ..
+        } = self;
+        let api = server.handle();
+        let admin_handle = admin.as_ref().map(|a| a.handle());
+        if let Some(admin) = admin {
+            actix_rt::spawn(admin);
+        }
+        if signals {
+            actix_rt::spawn(async move {
+                wait_for_shutdown_signal().await;
+                tracing::info!(
+                    drain_ms = drain_delay.as_millis() as u64,
+                    "shutdown signal: draining"
+                );
+                lifecycle.draining.store(true, Ordering::SeqCst);
+                actix_rt::time::sleep(drain_delay).await;
+                api.stop(true).await;
+                if let Some(a) = admin_handle {
+                    a.stop(true).await;
+                }
+            });
+        }
+        let result = server.await;
+        // Everything buffered reaches the audit sinks before the process exits.
+        audit.sink.flush().await;
+        result
+    }
+}
+
+async fn wait_for_shutdown_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
+    let mut int = signal(SignalKind::interrupt()).expect("SIGINT handler");
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = int.recv() => {}
     }
 }

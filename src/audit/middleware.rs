@@ -23,9 +23,9 @@ pub struct Audit {
 }
 
 impl Audit {
-    pub fn new(settings: &AuditSettings) -> Self {
+    pub fn new(settings: &AuditSettings, latency: Option<prometheus::Histogram>) -> Self {
         Self {
-            sink: Sink::start(settings),
+            sink: Sink::start(settings, latency),
             settings: settings.clone(),
         }
     }
@@ -193,6 +193,13 @@ pub async fn middleware(
         return Ok(res);
     }
     // The download's end record: bytes sent and whether the transfer completed.
+    let metrics = res
+        .request()
+        .app_data::<web::Data<crate::metrics::Metrics>>()
+        .cloned();
+    if let Some(m) = &metrics {
+        m.downloads_in_flight.inc();
+    }
     let end_base = event;
     let on_end: Box<dyn FnOnce(u64, bool)> = Box::new(move |bytes, completed| {
         let mut end = end_base;
@@ -202,11 +209,12 @@ pub async fn middleware(
         end["bytes"] = json!(bytes);
         end["completed"] = json!(completed);
         end["durationMs"] = json!(started.elapsed().as_millis() as u64);
+        if let Some(m) = metrics {
+            m.downloads_in_flight.dec();
+            m.download_bytes.inc_by(bytes);
+        }
         // Batch: the transfer is over; nothing is left to hold back.
-        let audit = audit.clone();
-        actix_rt::spawn(async move {
-            let _ = audit.sink.write(end.to_string(), false).await;
-        });
+        audit.sink.enqueue(end.to_string());
     });
     Ok(res.map_body(|_, body| {
         BoxBody::new(Counted {

@@ -41,11 +41,12 @@ pub struct Sink {
 }
 
 impl Sink {
-    pub fn start(settings: &AuditSettings) -> Self {
+    pub fn start(settings: &AuditSettings, latency: Option<prometheus::Histogram>) -> Self {
         let (tx, rx) = mpsc::channel();
         let healthy = Arc::new(AtomicBool::new(true));
         let stats = Arc::new(SinkStats::default());
         let mut writer = Writer::new(settings, healthy.clone(), stats.clone());
+        writer.latency = latency;
         std::thread::Builder::new()
             .name("audit-writer".into())
             .spawn(move || writer.run(rx))
@@ -55,6 +56,11 @@ impl Sink {
 
     pub fn healthy(&self) -> bool {
         self.healthy.load(Ordering::Relaxed)
+    }
+
+    /// Queues a batch record without waiting (usable from `Drop`).
+    pub fn enqueue(&self, json: String) {
+        let _ = self.tx.send(Msg::Write(Entry { json, ack: None }));
     }
 
     /// Queues a record; for a blocking one, waits until it is on disk.
@@ -97,6 +103,7 @@ struct Writer {
     backlog_max: usize,
     healthy: Arc<AtomicBool>,
     stats: Arc<SinkStats>,
+    latency: Option<prometheus::Histogram>,
 }
 
 /// The hash of the last complete line of an existing file, so the chain continues.
@@ -133,6 +140,7 @@ impl Writer {
             backlog_max: 100_000,
             healthy,
             stats,
+            latency: None,
         };
         if w.path.is_some() && w.open().is_err() {
             w.healthy.store(false, Ordering::Relaxed);
@@ -244,6 +252,9 @@ impl Writer {
             self.stats
                 .last_write_micros
                 .store(started.elapsed().as_micros() as u64, Ordering::Relaxed);
+            if let Some(h) = &self.latency {
+                h.observe(started.elapsed().as_secs_f64());
+            }
             self.stats
                 .backlog
                 .store(self.backlog.len() as u64, Ordering::Relaxed);

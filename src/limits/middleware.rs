@@ -154,11 +154,21 @@ pub async fn middleware(
                 err.error_response()
             };
             tracing::debug!(team = %caller.team, retry_after = header_secs(retry), "team limit: refused");
+            if let Some(m) = req.app_data::<web::Data<crate::metrics::Metrics>>() {
+                m.rejections
+                    .with_label_values(&[m.team(&caller.team), "team_limit"])
+                    .inc();
+            }
             let mut res = req.into_response(resp);
             headers(&mut res);
             return Ok(res);
         }
     };
+    if let Some(m) = req.app_data::<web::Data<crate::metrics::Metrics>>() {
+        m.caller_wait
+            .with_label_values(&[m.team(&caller.team)])
+            .observe(wait.as_secs_f64());
+    }
     if !wait.is_zero() {
         let _held = Held {
             limiter: &limiter,

@@ -1,5 +1,7 @@
 //! Liveness and readiness.
 use crate::audit::Audit;
+use crate::metrics::Metrics;
+use crate::startup::{AppState, Observed};
 use crate::upstream::IdentityNow;
 use actix_web::{web, HttpResponse};
 use serde_json::json;
@@ -7,6 +9,30 @@ use serde_json::json;
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(super::resource("/healthz", "GET").route(web::get().to(healthz)))
         .service(super::resource("/readyz", "GET").route(web::get().to(readyz)));
+}
+
+/// The admin listener: metrics and health, apart from the API.
+pub fn admin(cfg: &mut web::ServiceConfig) {
+    cfg.service(super::resource("/metrics", "GET").route(web::get().to(metrics)))
+        .service(super::resource("/healthz", "GET").route(web::get().to(healthz)))
+        .service(super::resource("/readyz", "GET").route(web::get().to(readyz)));
+}
+
+async fn metrics(
+    metrics: web::Data<Metrics>,
+    observed: web::Data<Observed>,
+    state: web::Data<AppState>,
+) -> HttpResponse {
+    let ready = !state
+        .lifecycle
+        .draining
+        .load(std::sync::atomic::Ordering::SeqCst)
+        && observed.audit.sink.healthy()
+        && observed.tokens.expires_in().is_some_and(|d| !d.is_zero());
+    metrics.ready.set(i64::from(ready));
+    HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4; charset=utf-8")
+        .body(metrics.render(&observed))
 }
 
 /// The process is alive.
@@ -20,7 +46,21 @@ pub async fn healthz() -> HttpResponse {
     (status = 200, description = "Ready"),
     (status = 503, description = "No tenant token can be obtained"),
 ))]
-pub async fn readyz(upstream: web::Data<IdentityNow>, audit: web::Data<Audit>) -> HttpResponse {
+pub async fn readyz(
+    upstream: web::Data<IdentityNow>,
+    audit: web::Data<Audit>,
+    state: web::Data<AppState>,
+) -> HttpResponse {
+    if state
+        .lifecycle
+        .draining
+        .load(std::sync::atomic::Ordering::SeqCst)
+    {
+        return HttpResponse::ServiceUnavailable().json(json!({
+            "status": "draining",
+            "checks": {"config": "ok", "shutdown": "draining"}
+        }));
+    }
     if !audit.sink.healthy() {
         return HttpResponse::ServiceUnavailable().json(json!({
             "status": "not_ready",

@@ -24,6 +24,8 @@ use futures_util::StreamExt;
 use std::cell::RefCell;
 use std::sync::Arc;
 
+pub use health::admin;
+
 pub fn configure(cfg: &mut web::ServiceConfig) {
     health::configure(cfg);
     openapi::configure(cfg);

@@ -6,6 +6,7 @@ use crate::config::TenantSettings;
 use crate::domain::ReportId;
 use crate::error::UpstreamError;
 use crate::limits::{self, LimitSettings, RequestContext, UpstreamBudget};
+use crate::metrics::{status_label, Metrics};
 use actix_web::http::{header, Method, StatusCode};
 use awc::error::{ConnectError, PayloadError, SendRequestError};
 use bytes::Bytes;
@@ -22,6 +23,7 @@ const JSON_LIMIT: usize = 1 << 20;
 #[derive(Clone)]
 pub struct Upstream {
     pub tokens: Arc<TokenProvider>,
+    metrics: Arc<Metrics>,
     pub budget: Arc<UpstreamBudget>,
     tls: Arc<rustls::ClientConfig>,
     settings: TenantSettings,
@@ -33,6 +35,7 @@ impl Upstream {
         settings: TenantSettings,
         limits: LimitSettings,
         clock: crate::clock::Clock,
+        metrics: Arc<Metrics>,
     ) -> Result<Self, String> {
         let tls = super::tls::client_config(settings.ca_bundle.as_deref())?;
         let tokens = Arc::new(TokenProvider::new(
@@ -45,6 +48,7 @@ impl Upstream {
             settings.token_timeout,
             settings.token_refresh_margin,
             clock,
+            metrics.clone(),
         ));
         Ok(Self {
             tokens,
@@ -52,6 +56,7 @@ impl Upstream {
             tls,
             settings,
             limits,
+            metrics,
         })
     }
 
@@ -73,6 +78,7 @@ impl Upstream {
             http,
             base: self.settings.base_url.clone(),
             tokens: self.tokens.clone(),
+            metrics: self.metrics.clone(),
             budget: self.budget.clone(),
             limits: self.limits.clone(),
             request_timeout: self.settings.request_timeout,
@@ -85,6 +91,7 @@ pub struct IdentityNow {
     http: awc::Client,
     base: String,
     pub tokens: Arc<TokenProvider>,
+    metrics: Arc<Metrics>,
     budget: Arc<UpstreamBudget>,
     limits: LimitSettings,
     request_timeout: Duration,
@@ -173,6 +180,7 @@ impl IdentityNow {
     /// another try while the caller's wait bound allows.
     async fn send(
         &self,
+        op: &'static str,
         method: Method,
         path_and_query: &str,
         body: Option<Bytes>,
@@ -188,17 +196,27 @@ impl IdentityNow {
         });
         let mut refreshed = false;
         let mut throttled = 0;
+        let team = self.metrics.team(&ctx.team).to_owned();
         loop {
+            let waited = Instant::now();
             if self
                 .budget
                 .acquire(&ctx.team, ctx.weight, ctx.deadline)
                 .await
                 .is_err()
             {
+                self.metrics
+                    .rejections
+                    .with_label_values(&[&team, "upstream_busy"])
+                    .inc();
                 return Err(UpstreamError::Throttled {
                     retry_after: self.budget.estimated_wait(),
                 });
             }
+            self.metrics
+                .caller_wait
+                .with_label_values(&[&team])
+                .observe(waited.elapsed().as_secs_f64());
             let token = self.tokens.get(&self.http).await?;
             let req = self
                 .http
@@ -206,6 +224,7 @@ impl IdentityNow {
                 .insert_header((header::AUTHORIZATION, token.bearer()))
                 .insert_header((header::ACCEPT, accept))
                 .timeout(self.request_timeout);
+            let started = Instant::now();
             let sent = match &body {
                 Some(b) => {
                     req.insert_header((header::CONTENT_TYPE, "application/json"))
@@ -214,7 +233,30 @@ impl IdentityNow {
                 }
                 None => req.send().await,
             };
-            let resp = sent.map_err(map_send_error)?;
+            self.metrics
+                .upstream_duration
+                .with_label_values(&[op])
+                .observe(started.elapsed().as_secs_f64());
+            let resp = match sent {
+                Ok(r) => r,
+                Err(e) => {
+                    let e = map_send_error(e);
+                    let label = if matches!(e, UpstreamError::Timeout(_)) {
+                        "timeout"
+                    } else {
+                        "unreachable"
+                    };
+                    self.metrics
+                        .upstream_requests
+                        .with_label_values(&[op, label])
+                        .inc();
+                    return Err(e);
+                }
+            };
+            self.metrics
+                .upstream_requests
+                .with_label_values(&[op, status_label(resp.status().as_u16())])
+                .inc();
             crate::audit::note(|n| n.upstream_status = Some(resp.status().as_u16()));
             match resp.status() {
                 StatusCode::UNAUTHORIZED if !refreshed => {
@@ -223,6 +265,7 @@ impl IdentityNow {
                     refreshed = true;
                 }
                 StatusCode::TOO_MANY_REQUESTS => {
+                    self.metrics.upstream_throttled.inc();
                     let pause = self.pause_for(resp.headers());
                     self.budget.pause(pause);
                     throttled += 1;
@@ -231,6 +274,10 @@ impl IdentityNow {
                         "upstream answered 429; budget paused"
                     );
                     if throttled > 5 || Instant::now() + pause >= ctx.deadline {
+                        self.metrics
+                            .rejections
+                            .with_label_values(&[&team, "upstream_busy"])
+                            .inc();
                         return Err(UpstreamError::Throttled { retry_after: pause });
                     }
                 }
@@ -280,7 +327,16 @@ impl IdentityNow {
         path: &str,
         body: Option<Bytes>,
     ) -> Result<(StatusCode, Bytes), UpstreamError> {
-        let resp = self.send(method, path, body, "application/json").await?;
+        let op = if path.ends_with("/run") {
+            "run"
+        } else if path.ends_with("/cancel") {
+            "cancel"
+        } else {
+            "result"
+        };
+        let resp = self
+            .send(op, method, path, body, "application/json")
+            .await?;
         self.read(resp).await
     }
 
@@ -333,7 +389,7 @@ impl IdentityNow {
     pub async fn cancel(&self, family: PathFamily, id: &ReportId) -> Result<(), UpstreamError> {
         let path = format!("{}/{id}/cancel", family.prefix());
         let resp = self
-            .send(Method::POST, &path, None, "application/json")
+            .send("cancel", Method::POST, &path, None, "application/json")
             .await?;
         self.read(resp).await.map(|_| ())
     }
@@ -358,7 +414,7 @@ impl IdentityNow {
         } else {
             "application/csv"
         };
-        let resp = self.send(Method::GET, &path, None, accept).await?;
+        let resp = self.send("file", Method::GET, &path, None, accept).await?;
         if !resp.status().is_success() {
             return Err(self.read(resp).await.err().unwrap_or_else(|| {
                 UpstreamError::BadResponse("non-success status with success body".into())

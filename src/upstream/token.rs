@@ -41,6 +41,7 @@ pub struct TokenProvider {
     timeout: Duration,
     margin: Duration,
     clock: Clock,
+    metrics: Arc<crate::metrics::Metrics>,
     current: Mutex<Option<Arc<AccessToken>>>,
     /// Held by whoever is fetching a token: the single flight.
     refreshing: tokio::sync::Mutex<()>,
@@ -54,6 +55,7 @@ impl TokenProvider {
         timeout: Duration,
         margin: Duration,
         clock: Clock,
+        metrics: Arc<crate::metrics::Metrics>,
     ) -> Self {
         Self {
             token_url: format!("{base_url}/oauth/token"),
@@ -62,6 +64,7 @@ impl TokenProvider {
             timeout,
             margin,
             clock,
+            metrics,
             current: Mutex::new(None),
             refreshing: tokio::sync::Mutex::new(()),
         }
@@ -90,6 +93,11 @@ impl TokenProvider {
             }
         }
         let result = self.fetch(http).await;
+        let outcome = if result.is_ok() { "success" } else { "failure" };
+        self.metrics
+            .token_refreshes
+            .with_label_values(&[outcome])
+            .inc();
         // Store before releasing the lock, or a waiter could find no token and fetch again.
         if let Ok(t) = &result {
             *self.current.lock().unwrap() = Some(t.clone());

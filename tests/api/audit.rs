@@ -351,7 +351,7 @@ async fn after_a_sigkill_under_load_every_answered_blocking_request_is_on_disk()
             "server: {{listen: \"127.0.0.1:{port}\"}}\ntenant: {{base_url: \"{}\", client_id: sim-client, client_secret: sim-secret}}\n\
              log: {{level: error}}\nauth:\n  issuers: [{{issuer: \"{}\", audiences: [reportgate], hmac_secret: \"{}\"}}]\n  id_signing_key: 0123456789abcdef0123456789abcdef\n\
              limits: {{upstream_requests: 1000000}}\npolicy:\n  teams: [{{team: test-team, run: ['*'], rate: 100000, burst: 100000}}]\n\
-             audit: {{stdout: false, file: \"{}\"}}\n",
+             audit: {{stdout: false, file: \"{}\"}}\nadmin: {{listen: null}}\n",
             sim.base_url(),
             crate::helpers::TEST_ISSUER,
             TEST_HMAC_SECRET,

@@ -13,6 +13,8 @@ use std::time::Duration;
 
 pub struct TestApp {
     pub address: String,
+    /// The admin listener (metrics, health).
+    pub admin_address: String,
     pub sim: SimulatorHandle,
     /// The gateway's clock: moving it forward makes tokens due for refresh.
     pub clock: Clock,
@@ -67,6 +69,7 @@ pub fn settings_for(sim: &SimulatorHandle) -> Settings {
     let sim_limit = sim.config().rate_limit;
     s.limits.upstream_requests = if sim_limit == 0 { 1_000_000 } else { sim_limit };
     s.limits.upstream_window = sim.config().rate_window;
+    s.admin.listen = Some("127.0.0.1:0".into());
     // Each gateway audits to its own file (not stdout, which would flood the test output).
     s.audit.stdout = false;
     s.audit.file = Some(std::env::temp_dir().join(format!("rg-audit-{}.jsonl", unknown_id())));
@@ -103,9 +106,14 @@ pub fn spawn_gateway(sim: SimulatorHandle, settings: Settings) -> TestApp {
     let app =
         Application::with_listener(&settings, clock.clone(), listener).expect("gateway builds");
     let address = format!("http://127.0.0.1:{}", app.port());
-    actix_rt::spawn(app.run_until_stopped());
+    let admin_address = format!(
+        "http://127.0.0.1:{}",
+        app.admin_port().expect("admin listener")
+    );
+    actix_rt::spawn(app.run_until_stopped(false));
     TestApp {
         address,
+        admin_address,
         sim,
         clock,
         // No client-side connection cap: load tests hold hundreds of requests open.
@@ -166,6 +174,22 @@ impl TestApp {
         }
         .expect("gateway answers");
         let body = resp.body().limit(1 << 30).await.expect("body");
+        Response {
+            status: resp.status(),
+            headers: resp.headers().clone(),
+            body,
+        }
+    }
+
+    /// A GET to another listener of this gateway (e.g. the admin listener), no token.
+    pub async fn raw_request_to(&self, base: &str, path: &str) -> Response {
+        let mut resp = self
+            .http
+            .get(format!("{base}{path}"))
+            .send()
+            .await
+            .expect("answers");
+        let body = resp.body().limit(1 << 24).await.expect("body");
         Response {
             status: resp.status(),
             headers: resp.headers().clone(),

@@ -8,6 +8,7 @@ mod errors;
 mod helpers;
 mod https;
 mod limits;
+mod observability;
 mod policy;
 mod reports;
 mod sdk_paths;

@@ -80,6 +80,7 @@ async fn secrets_never_appear_in_logs() {
             "SIGNINGKEY-for-the-log-test-0123456789",
         )
         .env("RUST_LOG", "trace")
+        .env("REPORTGATE__ADMIN__LISTEN", "127.0.0.1:0")
         .env("REPORTGATE__SERVER__LISTEN", format!("127.0.0.1:{port}"))
         .env("REPORTGATE__TENANT__BASE_URL", sim.base_url())
         .env("REPORTGATE__TENANT__CLIENT_ID", "log-test-client")

@@ -1,0 +1,335 @@
+//! Prometheus metrics on the gateway's own registry, served by the admin listener.
+//! Labels are bounded: route patterns (never raw paths), operations, status codes from a
+//! fixed set, and teams limited to the configured ones plus `other`.
+use prometheus::{
+    Encoder, Gauge, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
+    IntGaugeVec, Opts, Registry, TextEncoder,
+};
+use std::collections::HashSet;
+use std::sync::atomic::Ordering;
+
+const LATENCY: &[f64] = &[
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+];
+const WAITS: &[f64] = &[
+    0.001, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 30.0, 60.0,
+];
+
+pub struct Metrics {
+    pub registry: Registry,
+    teams: HashSet<String>,
+    pub http_requests: IntCounterVec,
+    pub http_duration: HistogramVec,
+    pub upstream_requests: IntCounterVec,
+    pub upstream_duration: HistogramVec,
+    pub upstream_throttled: IntCounter,
+    pub upstream_pause: Gauge,
+    pub budget_available: IntGauge,
+    pub budget_queue: IntGauge,
+    pub caller_wait: HistogramVec,
+    pub rejections: IntCounterVec,
+    pub token_refreshes: IntCounterVec,
+    pub token_expires_in: Gauge,
+    pub cache_hits: IntCounterVec,
+    pub cache_misses: IntCounterVec,
+    pub cache_evictions: IntCounterVec,
+    pub cache_entries: IntGaugeVec,
+    pub cache_bytes: IntGaugeVec,
+    pub audit_writes: IntCounter,
+    pub audit_failures: IntCounter,
+    pub audit_write_seconds: Histogram,
+    pub audit_backlog: IntGauge,
+    pub downloads_in_flight: IntGauge,
+    pub download_bytes: IntCounter,
+    pub ready: IntGauge,
+}
+
+fn reg<T: prometheus::core::Collector + Clone + 'static>(r: &Registry, c: T) -> T {
+    r.register(Box::new(c.clone()))
+        .expect("metric names are unique");
+    c
+}
+
+/// Upstream status as a bounded label value.
+pub fn status_label(status: u16) -> &'static str {
+    match status {
+        200 => "200",
+        204 => "204",
+        400 => "400",
+        401 => "401",
+        403 => "403",
+        404 => "404",
+        429 => "429",
+        500 => "500",
+        502 => "502",
+        503 => "503",
+        504 => "504",
+        s if s < 400 => "other_2xx_3xx",
+        s if s < 500 => "other_4xx",
+        _ => "other_5xx",
+    }
+}
+
+impl Metrics {
+    pub fn new(teams: impl IntoIterator<Item = String>) -> Self {
+        let r = Registry::new_custom(Some("reportgate".into()), None).expect("registry");
+        let hist = |name: &str, help: &str, buckets: &[f64], labels: &[&str]| {
+            reg(
+                &r,
+                HistogramVec::new(
+                    HistogramOpts::new(name, help).buckets(buckets.to_vec()),
+                    labels,
+                )
+                .expect("histogram"),
+            )
+        };
+        let counter = |name: &str, help: &str, labels: &[&str]| {
+            reg(
+                &r,
+                IntCounterVec::new(Opts::new(name, help), labels).expect("counter"),
+            )
+        };
+        let gauge_vec = |name: &str, help: &str, labels: &[&str]| {
+            reg(
+                &r,
+                IntGaugeVec::new(Opts::new(name, help), labels).expect("gauge"),
+            )
+        };
+        let build = gauge_vec(
+            "build_info",
+            "Build information; always 1.",
+            &["version", "commit"],
+        );
+        build
+            .with_label_values(&[
+                env!("CARGO_PKG_VERSION"),
+                option_env!("REPORTGATE_GIT_COMMIT").unwrap_or("unknown"),
+            ])
+            .set(1);
+        Self {
+            teams: teams.into_iter().collect(),
+            http_requests: counter(
+                "http_requests_total",
+                "API requests by route pattern, method and status class.",
+                &["route", "method", "status_class"],
+            ),
+            http_duration: hist(
+                "http_request_duration_seconds",
+                "API request latency by route pattern and method.",
+                LATENCY,
+                &["route", "method"],
+            ),
+            upstream_requests: counter(
+                "upstream_requests_total",
+                "IdentityNow calls by operation and status.",
+                &["operation", "status"],
+            ),
+            upstream_duration: hist(
+                "upstream_request_duration_seconds",
+                "IdentityNow call latency by operation.",
+                LATENCY,
+                &["operation"],
+            ),
+            upstream_throttled: reg(
+                &r,
+                IntCounter::new(
+                    "upstream_throttled_total",
+                    "429 answers received from IdentityNow.",
+                )
+                .unwrap(),
+            ),
+            upstream_pause: reg(
+                &r,
+                Gauge::new(
+                    "upstream_pause_seconds",
+                    "Seconds left in the current upstream pause (after a 429).",
+                )
+                .unwrap(),
+            ),
+            budget_available: reg(
+                &r,
+                IntGauge::new(
+                    "upstream_budget_permits_available",
+                    "Upstream permits that could be granted right now.",
+                )
+                .unwrap(),
+            ),
+            budget_queue: reg(
+                &r,
+                IntGauge::new(
+                    "upstream_budget_queue_depth",
+                    "Requests waiting for an upstream permit.",
+                )
+                .unwrap(),
+            ),
+            caller_wait: hist(
+                "caller_wait_seconds",
+                "Time requests were held by the team limit and the upstream budget.",
+                WAITS,
+                &["team"],
+            ),
+            rejections: counter(
+                "rate_limit_rejections_total",
+                "Requests answered 429 by team and reason.",
+                &["team", "reason"],
+            ),
+            token_refreshes: counter(
+                "token_refreshes_total",
+                "Tenant token fetches by outcome.",
+                &["outcome"],
+            ),
+            token_expires_in: reg(
+                &r,
+                Gauge::new(
+                    "token_expires_in_seconds",
+                    "Seconds until the current tenant token expires.",
+                )
+                .unwrap(),
+            ),
+            cache_hits: counter("cache_hits_total", "Cache hits by cache.", &["cache"]),
+            cache_misses: counter("cache_misses_total", "Cache misses by cache.", &["cache"]),
+            cache_evictions: counter(
+                "cache_evictions_total",
+                "Cache evictions by cache.",
+                &["cache"],
+            ),
+            cache_entries: gauge_vec("cache_entries", "Entries by cache.", &["cache"]),
+            cache_bytes: gauge_vec(
+                "cache_bytes",
+                "Weighted size by cache (bytes for files, entries for results).",
+                &["cache"],
+            ),
+            audit_writes: reg(
+                &r,
+                IntCounter::new(
+                    "audit_writes_total",
+                    "Audit write batches that reached the sinks.",
+                )
+                .unwrap(),
+            ),
+            audit_failures: reg(
+                &r,
+                IntCounter::new("audit_failures_total", "Audit write batches that failed.")
+                    .unwrap(),
+            ),
+            audit_write_seconds: reg(
+                &r,
+                Histogram::with_opts(
+                    HistogramOpts::new("audit_write_seconds", "Audit write (and fsync) latency.")
+                        .buckets(LATENCY.to_vec()),
+                )
+                .unwrap(),
+            ),
+            audit_backlog: reg(
+                &r,
+                IntGauge::new(
+                    "audit_backlog_records",
+                    "Audit records waiting to be written.",
+                )
+                .unwrap(),
+            ),
+            downloads_in_flight: reg(
+                &r,
+                IntGauge::new("downloads_in_flight", "Report downloads being streamed.").unwrap(),
+            ),
+            download_bytes: reg(
+                &r,
+                IntCounter::new("download_bytes_total", "Report file bytes sent to callers.")
+                    .unwrap(),
+            ),
+            ready: reg(
+                &r,
+                IntGauge::new("ready", "1 when the gateway reports ready.").unwrap(),
+            ),
+            registry: r,
+        }
+    }
+
+    /// The team label: configured teams by name, everyone else as `other`.
+    pub fn team<'a>(&self, team: &'a str) -> &'a str {
+        if self.teams.contains(team) {
+            team
+        } else {
+            "other"
+        }
+    }
+
+    /// Brings scrape-time values up to date, then renders the text format.
+    pub fn render(&self, state: &crate::startup::Observed) -> String {
+        let budget = &state.budget;
+        self.upstream_pause
+            .set(budget.pause_remaining().as_secs_f64());
+        self.budget_available.set(budget.available() as i64);
+        self.budget_queue.set(budget.queued() as i64);
+        self.token_expires_in
+            .set(state.tokens.expires_in().map_or(0.0, |d| d.as_secs_f64()));
+        let sync = |c: &IntCounter, v: u64| c.inc_by(v.saturating_sub(c.get()));
+        for (name, counters) in [
+            ("results", &state.cache.result_counters),
+            ("files", &state.cache.file_counters),
+        ] {
+            sync(
+                &self.cache_hits.with_label_values(&[name]),
+                counters.hits.load(Ordering::Relaxed),
+            );
+            sync(
+                &self.cache_misses.with_label_values(&[name]),
+                counters.misses.load(Ordering::Relaxed),
+            );
+            sync(
+                &self.cache_evictions.with_label_values(&[name]),
+                counters.evictions.load(Ordering::Relaxed),
+            );
+        }
+        for (name, entries, weight) in state.cache.sizes() {
+            self.cache_entries
+                .with_label_values(&[name])
+                .set(entries as i64);
+            self.cache_bytes
+                .with_label_values(&[name])
+                .set(weight as i64);
+        }
+        let stats = &state.audit.sink.stats;
+        sync(&self.audit_writes, stats.writes.load(Ordering::Relaxed));
+        sync(&self.audit_failures, stats.failures.load(Ordering::Relaxed));
+        self.audit_backlog
+            .set(stats.backlog.load(Ordering::Relaxed) as i64);
+        let mut out = Vec::new();
+        TextEncoder::new()
+            .encode(&self.registry.gather(), &mut out)
+            .expect("text encoding");
+        String::from_utf8(out).expect("utf-8")
+    }
+}
+
+/// Counts every API request by route pattern, method and status class, with its latency.
+pub async fn middleware(
+    req: actix_web::dev::ServiceRequest,
+    next: actix_web::middleware::Next<impl actix_web::body::MessageBody + 'static>,
+) -> Result<actix_web::dev::ServiceResponse<actix_web::body::BoxBody>, actix_web::Error> {
+    let metrics = req.app_data::<actix_web::web::Data<Metrics>>().cloned();
+    let route = req.match_pattern().unwrap_or_else(|| "unmatched".into());
+    let method = match req.method().as_str() {
+        m @ ("GET" | "POST" | "PUT" | "DELETE" | "HEAD" | "OPTIONS" | "PATCH") => m.to_owned(),
+        _ => "other".to_owned(),
+    };
+    let method = method.as_str();
+    let started = std::time::Instant::now();
+    let res = next.call(req).await?.map_into_boxed_body();
+    if let Some(m) = metrics {
+        let class = match res.status().as_u16() {
+            100..=199 => "1xx",
+            200..=299 => "2xx",
+            300..=399 => "3xx",
+            400..=499 => "4xx",
+            _ => "5xx",
+        };
+        m.http_requests
+            .with_label_values(&[&route, method, class])
+            .inc();
+        m.http_duration
+            .with_label_values(&[&route, method])
+            .observe(started.elapsed().as_secs_f64());
+    }
+    Ok(res)
+}
