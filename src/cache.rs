@@ -163,6 +163,7 @@ impl ReportCache {
     }
 
     /// A report's result, from the cache or (one call for all concurrent askers) upstream.
+    #[tracing::instrument(name = "Looking up a report result in the cache", skip_all)]
     pub async fn result<F>(
         &self,
         id: &str,
@@ -186,6 +187,7 @@ impl ReportCache {
 
     /// A small file from the cache, or fetched once for all concurrent askers. `Err(TooLarge)`
     /// means: stream it yourself (and the caller who fetched it keeps its stream in `spill`).
+    #[tracing::instrument(name = "Looking up a report file in the cache", skip_all)]
     pub async fn file<F>(
         &self,
         id: &str,

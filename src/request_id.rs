@@ -1,5 +1,6 @@
-//! Request ids: accept a well-formed incoming `X-Request-Id`, otherwise make one; return it
-//! on every response and make it available to error bodies and log spans.
+//! Request ids and W3C trace context: accept a well-formed incoming `X-Request-Id` (else make
+//! one) and return it on every response; accept an incoming `traceparent` (else start a
+//! trace) so that upstream calls continue the caller's trace.
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{HeaderName, HeaderValue};
@@ -11,8 +12,65 @@ pub const HEADER: HeaderName = HeaderName::from_static("x-request-id");
 #[derive(Clone, Debug)]
 pub struct RequestId(pub String);
 
+/// The W3C trace this request belongs to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TraceContext {
+    pub trace_id: String,
+    pub flags: String,
+}
+
+impl TraceContext {
+    /// Parses a `traceparent` header (version 00); invalid values are ignored, per the spec.
+    pub fn parse(v: &str) -> Option<Self> {
+        let parts: Vec<&str> = v.trim().split('-').collect();
+        let hex = |s: &str, n: usize| {
+            s.len() == n
+                && s.bytes()
+                    .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        };
+        match parts.as_slice() {
+            ["00", trace, parent, flags]
+                if hex(trace, 32)
+                    && hex(parent, 16)
+                    && hex(flags, 2)
+                    && trace.bytes().any(|b| b != b'0')
+                    && parent.bytes().any(|b| b != b'0') =>
+            {
+                Some(Self {
+                    trace_id: (*trace).to_owned(),
+                    flags: (*flags).to_owned(),
+                })
+            }
+            _ => None,
+        }
+    }
+
+    fn start() -> Self {
+        Self {
+            trace_id: format!("{:032x}", rand::random::<u128>().max(1)),
+            flags: "01".into(),
+        }
+    }
+
+    /// The `traceparent` for a call made on behalf of this request (a new span id).
+    pub fn child_header(&self) -> String {
+        format!(
+            "00-{}-{:016x}-{}",
+            self.trace_id,
+            rand::random::<u64>().max(1),
+            self.flags
+        )
+    }
+}
+
 tokio::task_local! {
     static CURRENT: String;
+    static TRACE: TraceContext;
+}
+
+/// The trace of the request being handled, if any.
+pub fn trace() -> Option<TraceContext> {
+    TRACE.try_with(Clone::clone).ok()
 }
 
 /// The id of the request being handled, for error bodies built deep inside handlers.
@@ -42,8 +100,17 @@ pub async fn middleware(
         .filter(|v| well_formed(v))
         .map(str::to_owned)
         .unwrap_or_else(generate);
+    let trace = req
+        .headers()
+        .get("traceparent")
+        .and_then(|v| v.to_str().ok())
+        .and_then(TraceContext::parse)
+        .unwrap_or_else(TraceContext::start);
     req.extensions_mut().insert(RequestId(id.clone()));
-    let mut res = CURRENT.scope(id.clone(), next.call(req)).await?;
+    req.extensions_mut().insert(trace.clone());
+    let mut res = CURRENT
+        .scope(id.clone(), TRACE.scope(trace, next.call(req)))
+        .await?;
     if let Ok(v) = HeaderValue::from_str(&id) {
         res.headers_mut().insert(HEADER, v);
     }
@@ -52,6 +119,28 @@ pub async fn middleware(
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn traceparent_is_parsed_per_the_w3c_format() {
+        let t =
+            super::TraceContext::parse("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")
+                .unwrap();
+        assert_eq!(t.trace_id, "4bf92f3577b34da6a3ce929d0e0e4736");
+        let child = t.child_header();
+        assert!(
+            child.starts_with("00-4bf92f3577b34da6a3ce929d0e0e4736-") && child.ends_with("-01")
+        );
+        for bad in [
+            "",
+            "00-00000000000000000000000000000000-00f067aa0ba902b7-01",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01",
+            "01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+            "00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01",
+            "00-4bf92f35-00f067aa0ba902b7-01",
+        ] {
+            assert!(super::TraceContext::parse(bad).is_none(), "{bad}");
+        }
+    }
+
     #[test]
     fn only_sane_incoming_ids_are_kept() {
         assert!(super::well_formed("abc-123_x.y:z"));

@@ -51,10 +51,16 @@ impl RootSpanBuilder for GatewaySpan {
             .get::<RequestId>()
             .map(|r| r.0.clone())
             .unwrap_or_default();
+        let trace_id = request
+            .extensions()
+            .get::<request_id::TraceContext>()
+            .map(|t| t.trace_id.clone())
+            .unwrap_or_default();
         tracing_actix_web::root_span!(
             level = tracing::Level::INFO,
             request,
             request_id = %id,
+            trace_id = %trace_id,
             caller_id = tracing::field::Empty,
             team = tracing::field::Empty
         )

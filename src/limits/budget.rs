@@ -78,6 +78,7 @@ impl UpstreamBudget {
     }
 
     /// Waits for a permit until `deadline`. Immediate when nobody queues and the pace allows.
+    #[tracing::instrument(name = "Waiting for an upstream permit", skip_all, fields(team = %team))]
     pub async fn acquire(&self, team: &str, weight: u32, deadline: Instant) -> Result<(), Refusal> {
         let rx = {
             let mut s = self.state.lock().unwrap();

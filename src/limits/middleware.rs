@@ -174,13 +174,12 @@ pub async fn middleware(
             limiter: &limiter,
             team: caller.team.clone(),
         };
+        use tracing::Instrument;
         let span = tracing::info_span!(
             "Waiting for the team's rate limit",
             wait_ms = wait.as_millis() as u64
         );
-        let _enter = span.enter();
-        drop(_enter);
-        actix_rt::time::sleep(wait).await;
+        actix_rt::time::sleep(wait).instrument(span).await;
     }
     let ctx = RequestContext {
         team: caller.team.clone(),

@@ -152,6 +152,11 @@ impl SimulatorHandle {
         });
     }
 
+    /// The `traceparent` header of the last report API call.
+    pub fn last_traceparent(&self) -> Option<String> {
+        self.state.last_traceparent.lock().unwrap().clone()
+    }
+
     /// When report API calls arrived (real time, oldest first).
     pub fn call_times(&self) -> Vec<std::time::Instant> {
         self.state

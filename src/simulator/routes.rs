@@ -168,6 +168,11 @@ async fn admit(state: &SimState, req: &HttpRequest, op: Op) -> Result<String, Ht
         }
         times.push_back(std::time::Instant::now());
     }
+    *state.last_traceparent.lock().unwrap() = req
+        .headers()
+        .get("traceparent")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
     apply_fault(state, op).await?;
     let client = authenticate(state, req)?;
     if let Err(wait) = state.admit(&client) {

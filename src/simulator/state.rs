@@ -216,6 +216,8 @@ pub struct SimState {
     pub next_outcome: Mutex<Outcome>,
     /// When report API calls arrived (real time), the most recent ones.
     pub call_times: Mutex<VecDeque<Instant>>,
+    /// The `traceparent` of the last report API call, to check trace propagation.
+    pub last_traceparent: Mutex<Option<String>>,
 }
 
 impl SimState {
@@ -231,6 +233,7 @@ impl SimState {
             faults: Mutex::default(),
             next_outcome: Mutex::new(Outcome::Success),
             call_times: Mutex::default(),
+            last_traceparent: Mutex::default(),
         }
     }
 

@@ -224,6 +224,11 @@ impl IdentityNow {
                 .insert_header((header::AUTHORIZATION, token.bearer()))
                 .insert_header((header::ACCEPT, accept))
                 .timeout(self.request_timeout);
+            // Continue the caller's W3C trace upstream.
+            let req = match crate::request_id::trace() {
+                Some(t) => req.insert_header(("traceparent", t.child_header())),
+                None => req,
+            };
             let started = Instant::now();
             let sent = match &body {
                 Some(b) => {

@@ -331,3 +331,32 @@ async fn sigterm_drains_and_a_download_in_progress_completes() {
     );
     std::fs::remove_dir_all(dir).ok();
 }
+
+#[actix_rt::test]
+async fn a_callers_traceparent_is_continued_upstream_with_a_new_span_id() {
+    let app = crate::helpers::spawn_app().await;
+    let incoming = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+    app.request_with(
+        "GET",
+        &format!("/v1/reports/{}", unknown_id()),
+        None,
+        &[("traceparent", incoming)],
+    )
+    .await;
+    let seen = app
+        .sim
+        .last_traceparent()
+        .expect("upstream got a traceparent");
+    assert!(
+        seen.starts_with("00-4bf92f3577b34da6a3ce929d0e0e4736-"),
+        "{seen}"
+    );
+    assert!(
+        !seen.contains("00f067aa0ba902b7"),
+        "a new span id for the upstream call"
+    );
+    // Without one, the gateway starts a trace of its own.
+    app.status(&unknown_id()).await;
+    let started = app.sim.last_traceparent().unwrap();
+    assert!(!started.contains("4bf92f3577b34da6a3ce929d0e0e4736"));
+}
