@@ -308,7 +308,7 @@ pub async fn middleware(
     next: actix_web::middleware::Next<impl actix_web::body::MessageBody + 'static>,
 ) -> Result<actix_web::dev::ServiceResponse<actix_web::body::BoxBody>, actix_web::Error> {
     let metrics = req.app_data::<actix_web::web::Data<Metrics>>().cloned();
-    let route = req.match_pattern().unwrap_or_else(|| "unmatched".into());
+    let (route, _, _) = crate::routes::classify(req.method(), req.path());
     let method = match req.method().as_str() {
         m @ ("GET" | "POST" | "PUT" | "DELETE" | "HEAD" | "OPTIONS" | "PATCH") => m.to_owned(),
         _ => "other".to_owned(),
@@ -325,10 +325,10 @@ pub async fn middleware(
             _ => "5xx",
         };
         m.http_requests
-            .with_label_values(&[&route, method, class])
+            .with_label_values(&[route, method, class])
             .inc();
         m.http_duration
-            .with_label_values(&[&route, method])
+            .with_label_values(&[route, method])
             .observe(started.elapsed().as_secs_f64());
     }
     Ok(res)

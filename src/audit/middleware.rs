@@ -69,34 +69,7 @@ pub fn note(f: impl FnOnce(&mut AuditNote)) {
 }
 
 fn action_of(req: &ServiceRequest) -> (&'static str, &'static str) {
-    let path = req.path();
-    let post = req.method() == actix_web::http::Method::POST;
-    let (api, rest) = if let Some(r) = path.strip_prefix("/v1/reports") {
-        ("v1", r)
-    } else if let Some(r) = path.strip_prefix("/v3/reports") {
-        ("v3", r)
-    } else if let Some(r) = path.strip_prefix("/reports/v1") {
-        ("reports-v1", r)
-    } else {
-        return ("other", "other");
-    };
-    let sdk = api != "v1";
-    let segments: Vec<&str> = rest
-        .trim_start_matches('/')
-        .split('/')
-        .filter(|s| !s.is_empty())
-        .collect();
-    let action = match (api, segments.as_slice(), post) {
-        ("v1", [], true) => "run",
-        ("v1", [_], false) => "status",
-        ("v1", [_, "file"], false) => "download",
-        ("v1", [_, "cancel"], true) => "cancel",
-        (_, ["run"], true) if sdk => "sdk_run",
-        (_, [_, "result"], false) if sdk => "sdk_status",
-        (_, [_], false) if sdk => "sdk_download",
-        (_, [_, "cancel"], true) if sdk => "sdk_cancel",
-        _ => "other",
-    };
+    let (_, api, action) = crate::routes::classify(req.method(), req.path());
     (api, action)
 }
 

@@ -9,7 +9,7 @@ use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{mpsc, Arc};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::oneshot;
 
@@ -34,59 +34,97 @@ pub struct SinkStats {
     pub dropped: AtomicU64,
 }
 
+/// The queue between request handlers and the writer. Batch records are pushed without
+/// waking the writer while it is busy (it comes back every few milliseconds); blocking
+/// records and flushes wake it at once.
+#[derive(Default)]
+struct Queue {
+    msgs: Vec<Msg>,
+    urgent: bool,
+    idle: bool,
+    closed: bool,
+}
+
+type Shared = Arc<(Mutex<Queue>, Condvar)>;
+
+/// How long batch records may wait for company before they are written.
+const BATCH_WINDOW: Duration = Duration::from_millis(5);
+
 pub struct Sink {
-    tx: mpsc::Sender<Msg>,
+    queue: Shared,
     healthy: Arc<AtomicBool>,
     pub stats: Arc<SinkStats>,
 }
 
 impl Sink {
     pub fn start(settings: &AuditSettings, latency: Option<prometheus::Histogram>) -> Self {
-        let (tx, rx) = mpsc::channel();
+        let queue: Shared = Arc::default();
         let healthy = Arc::new(AtomicBool::new(true));
         let stats = Arc::new(SinkStats::default());
         let mut writer = Writer::new(settings, healthy.clone(), stats.clone());
         writer.latency = latency;
+        let q = queue.clone();
         std::thread::Builder::new()
             .name("audit-writer".into())
-            .spawn(move || writer.run(rx))
+            .spawn(move || writer.run(q))
             .expect("spawn the audit writer");
-        Self { tx, healthy, stats }
+        Self {
+            queue,
+            healthy,
+            stats,
+        }
     }
 
     pub fn healthy(&self) -> bool {
         self.healthy.load(Ordering::Relaxed)
     }
 
+    fn push(&self, msg: Msg, urgent: bool) {
+        let (lock, cvar) = &*self.queue;
+        let mut q = lock.lock().unwrap();
+        q.msgs.push(msg);
+        if urgent || q.idle {
+            q.urgent |= urgent;
+            q.idle = false;
+            cvar.notify_one();
+        }
+    }
+
     /// Queues a batch record without waiting (usable from `Drop`).
     pub fn enqueue(&self, json: String) {
-        let _ = self.tx.send(Msg::Write(Entry { json, ack: None }));
+        self.push(Msg::Write(Entry { json, ack: None }), false);
     }
 
     /// Queues a record; for a blocking one, waits until it is on disk.
     pub async fn write(&self, json: String, blocking: bool) -> Result<(), String> {
         if !blocking {
-            self.tx
-                .send(Msg::Write(Entry { json, ack: None }))
-                .map_err(|_| "audit writer stopped".to_string())?;
+            self.enqueue(json);
             return Ok(());
         }
         let (ack, done) = oneshot::channel();
-        self.tx
-            .send(Msg::Write(Entry {
+        self.push(
+            Msg::Write(Entry {
                 json,
                 ack: Some(ack),
-            }))
-            .map_err(|_| "audit writer stopped".to_string())?;
+            }),
+            true,
+        );
         done.await.map_err(|_| "audit writer stopped".to_string())?
     }
 
     /// Waits until everything queued so far has been attempted (shutdown, tests).
     pub async fn flush(&self) {
         let (tx, rx) = oneshot::channel();
-        if self.tx.send(Msg::Flush(tx)).is_ok() {
-            let _ = rx.await;
-        }
+        self.push(Msg::Flush(tx), true);
+        let _ = rx.await;
+    }
+}
+
+impl Drop for Sink {
+    fn drop(&mut self) {
+        let (lock, cvar) = &*self.queue;
+        lock.lock().unwrap().closed = true;
+        cvar.notify_one();
     }
 }
 
@@ -104,6 +142,7 @@ struct Writer {
     healthy: Arc<AtomicBool>,
     stats: Arc<SinkStats>,
     latency: Option<prometheus::Histogram>,
+    stdout_buf: Vec<u8>,
 }
 
 /// The hash of the last complete line of an existing file, so the chain continues.
@@ -141,6 +180,7 @@ impl Writer {
             healthy,
             stats,
             latency: None,
+            stdout_buf: Vec::new(),
         };
         if w.path.is_some() && w.open().is_err() {
             w.healthy.store(false, Ordering::Relaxed);
@@ -199,10 +239,13 @@ impl Writer {
             self.size += buf.len() as u64;
             self.prev = hash;
             if self.stdout {
-                let mut out = std::io::stdout().lock();
-                let _ = out.write_all(&buf);
+                self.stdout_buf.extend_from_slice(&buf);
             }
             self.backlog.pop_front();
+        }
+        if !self.stdout_buf.is_empty() {
+            let _ = std::io::stdout().lock().write_all(&self.stdout_buf);
+            self.stdout_buf.clear();
         }
         if sync {
             self.file.as_mut().expect("opened").sync_data()?;
@@ -210,20 +253,41 @@ impl Writer {
         Ok(())
     }
 
-    fn run(&mut self, rx: mpsc::Receiver<Msg>) {
+    /// Waits for work: at once for urgent messages, else within the batch window.
+    fn next_batch(queue: &Shared) -> Option<Vec<Msg>> {
+        let (lock, cvar) = &**queue;
+        let mut q = lock.lock().unwrap();
         loop {
-            let first = match rx.recv_timeout(Duration::from_millis(200)) {
-                Ok(m) => Some(m),
-                Err(mpsc::RecvTimeoutError::Timeout) => None,
-                Err(mpsc::RecvTimeoutError::Disconnected) => return,
-            };
+            if !q.msgs.is_empty() && (q.urgent || q.closed) {
+                break;
+            }
+            if q.msgs.is_empty() {
+                if q.closed {
+                    return None;
+                }
+                q.idle = true;
+                q = cvar.wait(q).unwrap();
+                continue;
+            }
+            // Batch records only: give them a few milliseconds to gather company.
+            let (next, timeout) = cvar.wait_timeout(q, BATCH_WINDOW).unwrap();
+            q = next;
+            if timeout.timed_out() {
+                break;
+            }
+        }
+        q.urgent = false;
+        q.idle = false;
+        Some(std::mem::take(&mut q.msgs))
+    }
+
+    fn run(&mut self, queue: Shared) {
+        while let Some(batch) = Self::next_batch(&queue) {
             let mut acks = Vec::new();
             let mut flushes = Vec::new();
             let mut sync = false;
-            for msg in first
-                .into_iter()
-                .chain(std::iter::from_fn(|| rx.try_recv().ok()))
-            {
+            let mut stdout_lines = Vec::new();
+            for msg in batch {
                 match msg {
                     Msg::Write(e) => {
                         if self.path.is_none() {
@@ -231,7 +295,8 @@ impl Writer {
                             let (line, hash) = chain::seal(&e.json, &self.prev, self.key.as_ref());
                             self.prev = hash;
                             if self.stdout {
-                                println!("{line}");
+                                stdout_lines.extend_from_slice(line.as_bytes());
+                                stdout_lines.push(b'\n');
                             }
                         } else if self.backlog.len() >= self.backlog_max {
                             self.stats.dropped.fetch_add(1, Ordering::Relaxed);
@@ -243,6 +308,10 @@ impl Writer {
                     }
                     Msg::Flush(tx) => flushes.push(tx),
                 }
+            }
+            if !stdout_lines.is_empty() {
+                // One write for the whole batch, not a syscall per line.
+                let _ = std::io::stdout().lock().write_all(&stdout_lines);
             }
             if self.backlog.is_empty() && acks.is_empty() && flushes.is_empty() {
                 continue;

@@ -56,6 +56,80 @@ pub(crate) fn resolve_id(
     Ok(upstream)
 }
 
+/// What a request is, from its method and path alone: the route pattern (a bounded metric
+/// label), the API family and the audit action. String work only, no regex: it runs on
+/// every request, before and apart from actix's router.
+pub fn classify(
+    method: &actix_web::http::Method,
+    path: &str,
+) -> (&'static str, &'static str, &'static str) {
+    let post = method == actix_web::http::Method::POST;
+    let (api, rest) = if let Some(r) = path.strip_prefix("/v1/reports") {
+        ("v1", r)
+    } else if let Some(r) = path.strip_prefix("/v3/reports") {
+        ("v3", r)
+    } else if let Some(r) = path.strip_prefix("/reports/v1") {
+        ("reports-v1", r)
+    } else {
+        let route = match path {
+            "/healthz" => "/healthz",
+            "/readyz" => "/readyz",
+            "/openapi.json" => "/openapi.json",
+            "/metrics" => "/metrics",
+            _ => "unmatched",
+        };
+        return (route, "other", "other");
+    };
+    let mut segs = rest.strip_prefix('/').unwrap_or(rest).split('/');
+    let (a, b, c) = (
+        segs.next().filter(|s| !s.is_empty()),
+        segs.next(),
+        segs.next(),
+    );
+    let v1 = api == "v1";
+    let (route, action) = match (a, b, c, post) {
+        (None, None, _, true) if v1 => ("/v1/reports", "run"),
+        (None, None, _, _) if v1 => ("/v1/reports", "other"),
+        (Some(_), None, _, false) if v1 => ("/v1/reports/{id}", "status"),
+        (Some(_), Some("file"), None, false) if v1 => ("/v1/reports/{id}/file", "download"),
+        (Some(_), Some("cancel"), None, true) if v1 => ("/v1/reports/{id}/cancel", "cancel"),
+        (Some("run"), None, _, true) if !v1 => (
+            if api == "v3" {
+                "/v3/reports/run"
+            } else {
+                "/reports/v1/run"
+            },
+            "sdk_run",
+        ),
+        (Some(_), Some("result"), None, false) if !v1 => (
+            if api == "v3" {
+                "/v3/reports/{id}/result"
+            } else {
+                "/reports/v1/{id}/result"
+            },
+            "sdk_status",
+        ),
+        (Some(_), None, _, false) if !v1 => (
+            if api == "v3" {
+                "/v3/reports/{id}"
+            } else {
+                "/reports/v1/{id}"
+            },
+            "sdk_download",
+        ),
+        (Some(_), Some("cancel"), None, true) if !v1 => (
+            if api == "v3" {
+                "/v3/reports/{id}/cancel"
+            } else {
+                "/reports/v1/{id}/cancel"
+            },
+            "sdk_cancel",
+        ),
+        _ => ("unmatched", "other"),
+    };
+    (route, api, action)
+}
+
 /// A resource whose other methods answer 405 with `Allow`.
 pub(crate) fn resource(path: &str, allow: &'static str) -> actix_web::Resource {
     web::resource(path).default_service(web::to(move || async move {
