@@ -68,6 +68,9 @@ pub struct AdminSettings {
 pub struct LogSettings {
     pub format: LogFormat,
     pub level: String,
+    /// OTLP/HTTP JSON trace export, e.g. http://127.0.0.1:4318/v1/traces (off when null).
+    pub otlp_endpoint: Option<String>,
+    pub service_name: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -10,6 +10,7 @@ pub mod domain;
 pub mod error;
 pub mod limits;
 pub mod metrics;
+pub mod otlp;
 pub mod request_id;
 pub mod routes;
 pub mod sandbox;

@@ -222,7 +222,12 @@ fn main() -> ExitCode {
                 Ok(s) => s,
                 Err(code) => return code,
             };
-            telemetry::init(settings.log.format, &settings.log.level);
+            let otlp = settings
+                .log
+                .otlp_endpoint
+                .as_deref()
+                .map(|e| (e, settings.log.service_name.as_str()));
+            telemetry::init(settings.log.format, &settings.log.level, otlp);
             run(async move {
                 let app = Application::build(&settings, Clock::default())?;
                 tracing::info!(port = app.port(), "reportgate listening");
@@ -231,7 +236,7 @@ fn main() -> ExitCode {
             })
         }
         Command::Simulate(args) => {
-            telemetry::init(LogFormat::Pretty, "info");
+            telemetry::init(LogFormat::Pretty, "info", None);
             run(async move {
                 let mut b = Simulator::builder()
                     .listen(args.listen)
@@ -259,7 +264,7 @@ fn main() -> ExitCode {
             })
         }
         Command::Sandbox(args) => {
-            telemetry::init(LogFormat::Pretty, "info");
+            telemetry::init(LogFormat::Pretty, "info", None);
             run(async move {
                 let sandbox = Sandbox::start(args.listen, args.admin_listen)?;
                 println!("{}", sandbox.banner());

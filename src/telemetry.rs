@@ -1,21 +1,34 @@
-//! Logging: JSON lines for log pipelines or readable text for humans. `RUST_LOG` wins
-//! over the configured level.
+//! Logging: JSON lines for log pipelines or readable text for humans (`RUST_LOG` wins over
+//! the configured level), and optional OTLP trace export.
 use crate::config::LogFormat;
-use tracing_subscriber::EnvFilter;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{EnvFilter, Layer};
 
-pub fn init(format: LogFormat, level: &str) {
+pub fn init(format: LogFormat, level: &str, otlp: Option<(&str, &str)>) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    let result = match format {
-        LogFormat::Json => builder
+    let fmt = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
+    let fmt = match format {
+        LogFormat::Json => fmt
             .json()
             .flatten_event(true)
             .with_current_span(true)
-            .try_init(),
-        LogFormat::Pretty => builder.compact().try_init(),
+            .boxed(),
+        LogFormat::Pretty => fmt.compact().boxed(),
     };
+    let otlp = otlp.and_then(|(endpoint, service)| {
+        match crate::otlp::OtlpLayer::start(endpoint, service) {
+            Ok(layer) => Some(layer),
+            Err(e) => {
+                eprintln!("reportgate: OTLP export disabled: {e}");
+                None
+            }
+        }
+    });
     // A second init (tests, sandbox after config) keeps the first subscriber.
-    let _ = result;
+    let _ = tracing_subscriber::registry()
+        .with(filter)
+        .with(fmt)
+        .with(otlp)
+        .try_init();
 }

@@ -178,6 +178,7 @@ impl IdentityNow {
     /// Sends one request with a budget permit and a tenant token. On 401 it drops that token
     /// and tries once more; on 429 it pauses the whole budget and holds the request for
     /// another try while the caller's wait bound allows.
+    #[tracing::instrument(name = "Calling IdentityNow", skip_all, fields(operation = op))]
     async fn send(
         &self,
         op: &'static str,

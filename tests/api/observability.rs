@@ -360,3 +360,125 @@ async fn a_callers_traceparent_is_continued_upstream_with_a_new_span_id() {
     let started = app.sim.last_traceparent().unwrap();
     assert!(!started.contains("4bf92f3577b34da6a3ce929d0e0e4736"));
 }
+
+/// With `log.otlp_endpoint` set, spans reach an OTLP/HTTP collector, joined to the caller's
+/// trace, with the upstream call as a child of the request span.
+#[actix_rt::test]
+async fn spans_are_exported_to_an_otlp_collector_in_the_callers_trace() {
+    use actix_web::{web, App, HttpServer};
+    let received = std::sync::Arc::new(std::sync::Mutex::new(Vec::<serde_json::Value>::new()));
+    let sink = received.clone();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let collector = format!("http://{}/v1/traces", listener.local_addr().unwrap());
+    let server = HttpServer::new(move || {
+        let sink = sink.clone();
+        App::new().route(
+            "/v1/traces",
+            web::post().to(move |body: web::Bytes| {
+                let sink = sink.clone();
+                async move {
+                    if let Ok(v) = serde_json::from_slice(&body) {
+                        sink.lock().unwrap().push(v);
+                    }
+                    actix_web::HttpResponse::Ok().finish()
+                }
+            }),
+        )
+    })
+    .workers(1)
+    .disable_signals()
+    .listen(listener)
+    .unwrap()
+    .run();
+    actix_rt::spawn(server);
+
+    let sim = Simulator::builder().start().unwrap();
+    let settings = crate::helpers::settings_for(&sim);
+    let token = crate::helpers::token_for(&settings, "otel", "test-team");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_reportgate"))
+        .args(["serve"])
+        .env("REPORTGATE__SERVER__LISTEN", format!("127.0.0.1:{port}"))
+        .env("REPORTGATE__ADMIN__LISTEN", "127.0.0.1:0")
+        .env("REPORTGATE__TENANT__BASE_URL", sim.base_url())
+        .env("REPORTGATE__TENANT__CLIENT_ID", "sim-client")
+        .env("REPORTGATE__TENANT__CLIENT_SECRET", "sim-secret")
+        .env(
+            "REPORTGATE__AUTH__ID_SIGNING_KEY",
+            "0123456789abcdef0123456789abcdef",
+        )
+        .env("REPORTGATE__LOG__OTLP_ENDPOINT", &collector)
+        .env("REPORTGATE_CONFIG", write_issuer_config())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let http = awc::Client::default();
+    let base = format!("http://127.0.0.1:{port}");
+    for _ in 0..100 {
+        if http.get(format!("{base}/healthz")).send().await.is_ok() {
+            break;
+        }
+        actix_rt::time::sleep(Duration::from_millis(50)).await;
+    }
+    let trace = "4bf92f3577b34da6a3ce929d0e0e4736";
+    http.get(format!("{base}/v1/reports/{}", unknown_id()))
+        .bearer_auth(&token)
+        .insert_header(("traceparent", format!("00-{trace}-00f067aa0ba902b7-01")))
+        .send()
+        .await
+        .unwrap();
+    let mut spans = Vec::new();
+    for _ in 0..50 {
+        spans = received
+            .lock()
+            .unwrap()
+            .iter()
+            .flat_map(|b| {
+                b["resourceSpans"][0]["scopeSpans"][0]["spans"]
+                    .as_array()
+                    .cloned()
+                    .unwrap_or_default()
+            })
+            .filter(|s| s["traceId"] == trace)
+            .collect();
+        if spans
+            .iter()
+            .any(|s| s["name"] == "Calling IdentityNow")
+            && spans.iter().any(|s| s["kind"] == 2)
+        {
+            break;
+        }
+        actix_rt::time::sleep(Duration::from_millis(100)).await;
+    }
+    child.kill().ok();
+    child.wait().ok();
+    let root = spans
+        .iter()
+        .find(|s| s["kind"] == 2)
+        .expect("the request span");
+    let upstream = spans
+        .iter()
+        .find(|s| s["name"] == "Calling IdentityNow")
+        .expect("the upstream span");
+    assert!(upstream["parentSpanId"].is_string());
+    assert!(root["parentSpanId"].is_null());
+}
+
+fn write_issuer_config() -> String {
+    let path = std::env::temp_dir().join(format!("rg-otel-{}.yaml", unknown_id()));
+    std::fs::write(
+        &path,
+        format!(
+            "auth:\n  issuers: [{{issuer: \"{}\", audiences: [reportgate], hmac_secret: \"{}\"}}]\npolicy:\n  teams: [{{team: test-team, run: ['*'], raw_ids: true}}]\n",
+            crate::helpers::TEST_ISSUER,
+            crate::helpers::TEST_HMAC_SECRET
+        ),
+    )
+    .unwrap();
+    path.display().to_string()
+}
