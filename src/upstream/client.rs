@@ -135,6 +135,16 @@ pub fn map_send_error(e: SendRequestError) -> UpstreamError {
     }
 }
 
+/// Retries of an idempotent read after an upstream 5xx or a refused connection.
+const MAX_READ_RETRIES: u32 = 2;
+
+/// The pause before retry `n` (jittered, 100 ms doubling), if it fits before `deadline`.
+fn backoff(n: u32, deadline: Instant) -> Option<Duration> {
+    let base = Duration::from_millis(100) * 2u32.pow(n);
+    let pause = base.mul_f64(0.5 + rand::random::<f64>());
+    (Instant::now() + pause < deadline).then_some(pause)
+}
+
 /// Parses an upstream JSON body; a body that is not JSON of the expected shape is a 502.
 pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, UpstreamError> {
     let bad = |e: serde_json::Error| UpstreamError::BadResponse(e.to_string());
@@ -197,6 +207,8 @@ impl IdentityNow {
         });
         let mut refreshed = false;
         let mut throttled = 0;
+        let idempotent = method == Method::GET;
+        let mut retries = 0;
         let team = self.metrics.team(&ctx.team).to_owned();
         loop {
             let waited = Instant::now();
@@ -256,6 +268,17 @@ impl IdentityNow {
                         .upstream_requests
                         .with_label_values(&[op, label])
                         .inc();
+                    // Reads are idempotent: a refused connection is worth another try.
+                    if idempotent
+                        && retries < MAX_READ_RETRIES
+                        && matches!(e, UpstreamError::Unreachable(_))
+                    {
+                        if let Some(pause) = backoff(retries, ctx.deadline) {
+                            retries += 1;
+                            actix_rt::time::sleep(pause).await;
+                            continue;
+                        }
+                    }
                     return Err(e);
                 }
             };
@@ -265,6 +288,28 @@ impl IdentityNow {
                 .inc();
             crate::audit::note(|n| n.upstream_status = Some(resp.status().as_u16()));
             match resp.status() {
+                // Reads are retried on upstream 5xx with jittered back-off, within the
+                // caller's wait bound; run and cancel are never retried blindly.
+                StatusCode::INTERNAL_SERVER_ERROR
+                | StatusCode::BAD_GATEWAY
+                | StatusCode::SERVICE_UNAVAILABLE
+                | StatusCode::GATEWAY_TIMEOUT
+                    if idempotent && retries < MAX_READ_RETRIES =>
+                {
+                    match backoff(retries, ctx.deadline) {
+                        Some(pause) => {
+                            retries += 1;
+                            tracing::info!(
+                                status = resp.status().as_u16(),
+                                retry = retries,
+                                "retrying an upstream read"
+                            );
+                            drop(resp);
+                            actix_rt::time::sleep(pause).await;
+                        }
+                        None => return Ok(resp),
+                    }
+                }
                 StatusCode::UNAUTHORIZED if !refreshed => {
                     tracing::info!("upstream refused the tenant token; refreshing once");
                     self.tokens.invalidate(&token);

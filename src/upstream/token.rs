@@ -43,6 +43,8 @@ pub struct TokenProvider {
     clock: Clock,
     metrics: Arc<crate::metrics::Metrics>,
     current: Mutex<Option<Arc<AccessToken>>>,
+    /// Consecutive failed fetches, and when the next fetch may be tried.
+    backoff: Mutex<(u32, Option<Instant>)>,
     /// Held by whoever is fetching a token: the single flight.
     refreshing: tokio::sync::Mutex<()>,
 }
@@ -66,6 +68,7 @@ impl TokenProvider {
             clock,
             metrics,
             current: Mutex::new(None),
+            backoff: Mutex::new((0, None)),
             refreshing: tokio::sync::Mutex::new(()),
         }
     }
@@ -92,7 +95,32 @@ impl TokenProvider {
                 return Ok(t);
             }
         }
+        // After failures the token endpoint is left alone for a while (a 429 or an outage
+        // must not turn into a refresh storm); callers get a fast 503 meanwhile.
+        if let (n, Some(next)) = *self.backoff.lock().unwrap() {
+            if self.clock.now() < next {
+                drop(guard);
+                return Err(UpstreamError::Auth(format!(
+                    "token endpoint backing off after {n} failure(s)"
+                )));
+            }
+        }
         let result = self.fetch(http).await;
+        {
+            let mut b = self.backoff.lock().unwrap();
+            *b = match &result {
+                Ok(_) => (0, None),
+                Err(_) => {
+                    let n = b.0 + 1;
+                    let wait = (Duration::from_millis(250) * 2u32.pow(n.min(7) - 1))
+                        .min(Duration::from_secs(30));
+                    (
+                        n,
+                        Some(self.clock.now() + wait.mul_f64(0.8 + rand::random::<f64>() * 0.4)),
+                    )
+                }
+            };
+        }
         let outcome = if result.is_ok() { "success" } else { "failure" };
         self.metrics
             .token_refreshes

@@ -58,8 +58,7 @@ async fn a_finished_report_costs_no_upstream_call_on_later_polls() {
 async fn a_failed_upstream_poll_is_not_cached() {
     let app = spawn_app_running().await;
     let id = app.run_accounts().await;
-    app.sim
-        .fail_next(Op::Result, FaultAction::Status { status: 500 }, 1);
+    app.sim.fail_next(Op::Result, FaultAction::Malformed, 1);
     assert_eq!(app.status(&id).await.status, 502);
     assert_eq!(
         app.status(&id).await.status,

@@ -8,10 +8,41 @@ const ID: &str = "0123456789abcdef0123456789abcdef";
 async fn an_upstream_500_becomes_502_without_echoing_the_upstream_body() {
     let app = spawn_app().await;
     app.sim
-        .fail_next(Op::Result, FaultAction::Status { status: 500 }, 1);
+        .fail_next(Op::Result, FaultAction::Status { status: 500 }, 3);
     let r = app.status(ID).await;
     assert_error(&r, 502, "upstream_error");
+    assert_eq!(
+        app.sim.counters().result,
+        3,
+        "a read is tried three times in all"
+    );
     assert!(!r.text().contains("trackingId") && !r.text().contains("Internal Fault"));
+}
+
+#[actix_rt::test]
+async fn a_passing_upstream_5xx_on_a_read_is_retried_and_the_caller_never_sees_it() {
+    let app = spawn_app().await;
+    app.sim
+        .fail_next(Op::Result, FaultAction::Status { status: 503 }, 1);
+    assert_error(&app.status(ID).await, 404, "report_not_found");
+    assert_eq!(app.sim.counters().result, 2);
+}
+
+#[actix_rt::test]
+async fn a_run_is_never_retried_blindly_after_an_upstream_5xx() {
+    let app = spawn_app().await;
+    app.sim
+        .fail_next(Op::Run, FaultAction::Status { status: 502 }, 1);
+    assert_error(
+        &app.run(r#"{"type":"IDENTITIES"}"#).await,
+        502,
+        "upstream_error",
+    );
+    app.sim
+        .fail_next(Op::Cancel, FaultAction::Status { status: 500 }, 1);
+    assert_error(&app.cancel(ID).await, 502, "upstream_error");
+    let c = app.sim.counters();
+    assert_eq!((c.run, c.cancel), (1, 1));
 }
 
 #[actix_rt::test]

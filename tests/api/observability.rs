@@ -446,9 +446,7 @@ async fn spans_are_exported_to_an_otlp_collector_in_the_callers_trace() {
             })
             .filter(|s| s["traceId"] == trace)
             .collect();
-        if spans
-            .iter()
-            .any(|s| s["name"] == "Calling IdentityNow")
+        if spans.iter().any(|s| s["name"] == "Calling IdentityNow")
             && spans.iter().any(|s| s["kind"] == 2)
         {
             break;

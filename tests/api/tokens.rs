@@ -115,8 +115,13 @@ async fn token_endpoint_failures_give_503_upstream_auth_failed() {
         .fail_next(Op::Token, FaultAction::Status { status: 500 }, 1);
     assert_error(&app.status("abc").await, 503, "upstream_auth_failed");
     assert_eq!(app.sim.counters().api_calls(), 0);
-    // The next call gets a token.
+    // Right after a failure the token endpoint is left alone: a fast 503, no new request.
+    assert_error(&app.status("abc").await, 503, "upstream_auth_failed");
+    assert_eq!(app.sim.counters().token_requests, 1);
+    // Once the back-off has passed, the next call gets a token.
+    app.clock.advance(Duration::from_secs(1));
     assert_eq!(app.status("abc").await.status, 404);
+    assert_eq!(app.sim.counters().token_requests, 2);
 }
 
 #[actix_rt::test]
