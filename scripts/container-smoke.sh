@@ -15,6 +15,8 @@ if ! podman image exists "$BUILDER"; then
   # download host is not reachable from here).
   root=$(mktemp -d)
   debootstrap --variant=minbase --include=ca-certificates,gcc,libc6-dev bookworm "$root" http://deb.debian.org/debian >/dev/null
+  # This machine's trust store (it may hold a private CA that crates.io traffic goes through).
+  cp /etc/ssl/certs/ca-certificates.crt "$root/etc/ssl/certs/ca-certificates.crt"
   tc=$(rustc --print sysroot)
   mkdir -p "$root/usr/local/rust"
   cp -a "$tc/." "$root/usr/local/rust/"

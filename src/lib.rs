@@ -11,6 +11,8 @@ pub mod error;
 pub mod limits;
 pub mod metrics;
 pub mod otlp;
+#[cfg(test)]
+mod proptests;
 pub mod request_id;
 pub mod routes;
 pub mod sandbox;

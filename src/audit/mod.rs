@@ -1,7 +1,7 @@
 //! The audit trail: one event per API request (downloads add an end record), chained with
 //! SHA-256 (optionally HMAC'd), written to stdout and/or an append-only rotating file,
 //! `blocking` (on disk before the response) or `batch` per action, failing closed.
-mod chain;
+pub(crate) mod chain;
 mod middleware;
 mod sink;
 pub mod verify;

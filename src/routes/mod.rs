@@ -25,6 +25,7 @@ use std::cell::RefCell;
 use std::sync::Arc;
 
 pub use health::admin;
+pub use reports::valid_idempotency_key;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     health::configure(cfg);

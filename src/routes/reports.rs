@@ -266,7 +266,12 @@ pub async fn run_report(
     Ok(resp.body(done.body.clone()))
 }
 
-/// The `Idempotency-Key` header, if any: 1 to 255 visible ASCII characters.
+/// Whether a value is a usable `Idempotency-Key`: 1 to 255 visible ASCII characters.
+pub fn valid_idempotency_key(v: &str) -> bool {
+    !v.is_empty() && v.len() <= 255 && v.bytes().all(|b| b.is_ascii_graphic())
+}
+
+/// The `Idempotency-Key` header, if any.
 fn idempotency_key(req: &HttpRequest) -> Result<Option<&str>, GatewayError> {
     let Some(v) = req.headers().get("idempotency-key") else {
         return Ok(None);
@@ -278,7 +283,7 @@ fn idempotency_key(req: &HttpRequest) -> Result<Option<&str>, GatewayError> {
         )
     };
     let v = v.to_str().map_err(|_| bad())?;
-    if v.is_empty() || v.len() > 255 || !v.bytes().all(|b| b.is_ascii_graphic()) {
+    if !valid_idempotency_key(v) {
         return Err(bad());
     }
     Ok(Some(v))
