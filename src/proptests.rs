@@ -13,7 +13,7 @@ fn json_value() -> impl Strategy<Value = Value> {
     let leaf = prop_oneof![
         Just(Value::Null),
         any::<bool>().prop_map(Value::Bool),
-        any::<i64>().prop_map(|n| Value::from(n)),
+        any::<i64>().prop_map(Value::from),
         ".{0,12}".prop_map(Value::String),
         prop::sample::select(vec!["ACCOUNTS", "CSV", "PDF", "identities", "*", "name:a*"])
             .prop_map(|s| Value::String(s.into())),
