@@ -52,6 +52,9 @@ pub struct TenantSettings {
     pub request_timeout: Duration,
     #[serde(with = "humantime_serde")]
     pub download_timeout: Duration,
+    /// A download whose upstream sends nothing for this long is cut off (visibly).
+    #[serde(with = "humantime_serde")]
+    pub download_idle_timeout: Duration,
     #[serde(with = "humantime_serde")]
     pub token_timeout: Duration,
     #[serde(with = "humantime_serde")]
@@ -228,6 +231,7 @@ impl Settings {
             ("tenant.connect_timeout", t.connect_timeout),
             ("tenant.request_timeout", t.request_timeout),
             ("tenant.download_timeout", t.download_timeout),
+            ("tenant.download_idle_timeout", t.download_idle_timeout),
             ("tenant.token_timeout", t.token_timeout),
         ] {
             if d.is_zero() {

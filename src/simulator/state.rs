@@ -68,6 +68,13 @@ pub enum FaultAction {
     Hang,
     /// Answer normally after this delay.
     Delay { ms: u64 },
+    /// Send 200 and headers, then never send the body.
+    HangAfterHeaders,
+    /// Send 200, headers and part of the body, then break the connection.
+    ResetMidBody,
+    /// Answer `result` with a real-world oddity: a non-enum `reportType` and a timezone-less
+    /// `created` (developer.sailpoint.com issue #587).
+    WildResult,
 }
 
 /// One injected fault: which operation, what happens, how often.

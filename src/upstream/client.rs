@@ -83,6 +83,7 @@ impl Upstream {
             limits: self.limits.clone(),
             request_timeout: self.settings.request_timeout,
             download_timeout: self.settings.download_timeout,
+            download_idle_timeout: self.settings.download_idle_timeout,
         }
     }
 }
@@ -96,6 +97,7 @@ pub struct IdentityNow {
     limits: LimitSettings,
     request_timeout: Duration,
     download_timeout: Duration,
+    download_idle_timeout: Duration,
 }
 
 /// Which of the upstream's path families to call.
@@ -132,6 +134,49 @@ pub fn map_send_error(e: SendRequestError) -> UpstreamError {
         }
         SendRequestError::Connect(c) => UpstreamError::Unreachable(c.to_string()),
         other => UpstreamError::Unreachable(other.to_string()),
+    }
+}
+
+/// Ends a download with an error when upstream sends nothing for `idle`, or when it ends
+/// before the length it announced (a reset connection must not look like a whole file).
+struct IdleTimeout {
+    inner: Pin<Box<dyn Stream<Item = Result<Bytes, PayloadError>>>>,
+    idle: Duration,
+    timer: Pin<Box<actix_rt::time::Sleep>>,
+    expected: Option<u64>,
+    received: u64,
+}
+
+impl Stream for IdleTimeout {
+    type Item = Result<Bytes, PayloadError>;
+
+    fn poll_next(
+        mut self: Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Self::Item>> {
+        use std::future::Future;
+        use std::task::Poll;
+        match self.inner.as_mut().poll_next(cx) {
+            Poll::Ready(None) if self.expected.is_some_and(|n| self.received < n) => {
+                self.expected = None;
+                Poll::Ready(Some(Err(PayloadError::Incomplete(None))))
+            }
+            Poll::Ready(item) => {
+                if let Some(Ok(chunk)) = &item {
+                    self.received += chunk.len() as u64;
+                }
+                let deadline = actix_rt::time::Instant::now() + self.idle;
+                self.timer.as_mut().reset(deadline);
+                Poll::Ready(item)
+            }
+            Poll::Pending => match self.timer.as_mut().poll(cx) {
+                Poll::Ready(()) => Poll::Ready(Some(Err(PayloadError::Io(std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    "upstream stalled mid-download",
+                ))))),
+                Poll::Pending => Poll::Pending,
+            },
+        }
     }
 }
 
@@ -474,12 +519,19 @@ impl IdentityNow {
         // awc hands the rest of the request timeout to the body; a large file needs longer.
         let resp = resp.timeout(self.download_timeout);
         let headers = resp.headers();
+        let content_length: Option<u64> =
+            header_str(headers, header::CONTENT_LENGTH).and_then(|v| v.parse().ok());
         Ok(FileDownload {
             content_type: header_str(headers, header::CONTENT_TYPE),
             content_disposition: header_str(headers, header::CONTENT_DISPOSITION),
-            content_length: header_str(headers, header::CONTENT_LENGTH)
-                .and_then(|v| v.parse().ok()),
-            body: resp.boxed_local(),
+            content_length,
+            body: Box::pin(IdleTimeout {
+                inner: resp.boxed_local(),
+                idle: self.download_idle_timeout,
+                timer: Box::pin(actix_rt::time::sleep(self.download_idle_timeout)),
+                expected: content_length,
+                received: 0,
+            }),
         })
     }
 }

@@ -5,6 +5,7 @@ mod auth;
 mod caching;
 mod cli;
 mod errors;
+mod faults;
 mod helpers;
 mod https;
 mod limits;
