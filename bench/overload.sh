@@ -21,7 +21,8 @@ wait_http http://127.0.0.1:$SIM1/__sim/counters; wait_http http://127.0.0.1:$SIM
 
 HMAC=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
 cat > "$OUT/gateway.yaml" <<YAML
-server: {listen: "127.0.0.1:$GW", workers: 2}
+server: {listen: "127.0.0.1:$GW", workers: 2, drain_delay: 0s}
+admin: {listen: null}
 tenant: {base_url: "http://127.0.0.1:$SIM1", client_id: sim-client, client_secret: sim-secret}
 log: {level: warn}
 auth:

@@ -31,7 +31,8 @@ openssl ecparam -name prime256v1 -genkey -noout -out "$OUT/es.key" 2>/dev/null
 openssl pkcs8 -topk8 -nocrypt -in "$OUT/es.key" -out "$OUT/es.pk8"
 openssl ec -in "$OUT/es.key" -pubout -out "$OUT/es.pub" 2>/dev/null
 cat > "$OUT/gateway.yaml" <<YAML
-server: {listen: "127.0.0.1:$GW", workers: 2}
+server: {listen: "127.0.0.1:$GW", workers: 2, drain_delay: 0s}
+admin: {listen: null}
 tenant: {base_url: "http://127.0.0.1:$SIM", client_id: sim-client, client_secret: sim-secret,
          token_refresh_margin: "${TOKEN_MARGIN:-60s}"}
 log: {level: warn}
