@@ -72,7 +72,9 @@ async fn main() {
         let gap = Duration::from_secs_f64(1.0 / rate);
         async move {
             let calls = (0..n).map(|i| {
-                let url = url.clone();
+                // `{id}` in the path becomes a fresh report id per request, so that no two
+                // requests can be answered by one upstream call (no coalescing, no cache).
+                let url = url.replace("{id}", &format!("{:032x}", rand::random::<u128>()));
                 async move {
                     actix_rt::time::sleep_until((start + gap * i as u32).into()).await;
                     let t0 = Instant::now();

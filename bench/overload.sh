@@ -64,7 +64,7 @@ NGINX
 nginx -c "$OUT/nginx.conf" -p "$OUT"
 wait_http http://127.0.0.1:$NG/
 
-PATH_ID=/v3/reports/0123456789abcdef0123456789abcdef/result
+PATH_ID='/v3/reports/{id}/result'
 run() { target/release/examples/overload --target "$1" --path $PATH_ID --secs "$SECS" \
   --team "flood-a=$(tok flood-a)@20" --team "flood-b=$(tok flood-b)@20" --team "quiet=$(tok quiet)@1"; }
 echo "== reportgate" >&2
