@@ -29,7 +29,8 @@ log: {level: error}
 auth:
   issuers: [{issuer: soak, audiences: [reportgate], hmac_secret: "$KEY"}]
   id_signing_key: "$KEY"
-cache: {file_max_bytes: 1000000}
+# Caches are bounded small here so that they reach their steady state during warm-up.
+cache: {file_max_bytes: 1000000, status_entries: 500}
 limits: {max_wait: 5s}
 policy:
   teams:
