@@ -352,3 +352,35 @@ async fn wild_upstream_results_are_tolerated_not_a_502() {
     assert_eq!(body["createdAt"], "2024-07-01T22:35:38.709Z");
     assert_eq!(body["status"], "SUCCESS");
 }
+
+/// A tenant whose connections hang (the accept queue is full, SYNs are dropped): the caller
+/// gets a clear 503 within the connect timeout, not a hang.
+#[actix_rt::test]
+async fn a_connect_hang_ends_in_a_clear_answer_within_the_connect_timeout() {
+    let hung = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = hung.local_addr().unwrap();
+    // Fill the accept queue of a listener that never accepts (bounded: stops at the first
+    // connection that no longer completes).
+    let mut held = Vec::new();
+    for _ in 0..1024 {
+        match std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(100)) {
+            Ok(s) => held.push(s),
+            Err(_) => break,
+        }
+    }
+    let sim = Simulator::builder().start().unwrap();
+    let mut settings = crate::helpers::settings_for(&sim);
+    settings.tenant.base_url = format!("http://{addr}");
+    settings.tenant.connect_timeout = Duration::from_millis(300);
+    let app = crate::helpers::spawn_gateway(sim, settings);
+    let started = std::time::Instant::now();
+    let r = app.status(&unknown_id()).await;
+    assert_eq!(r.status, 503, "{}", r.text());
+    assert_eq!(r.json()["error"], "upstream_auth_failed");
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "answered in {:?}",
+        started.elapsed()
+    );
+    drop(held);
+}
