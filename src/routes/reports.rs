@@ -157,7 +157,6 @@ impl Report {
 #[utoipa::path(
     post, path = "/v1/reports", tag = "reports", security(("bearer" = [])),
     request_body = RunReportRequest,
-    params(("Idempotency-Key" = Option<String>, Header, description = "Retries with the same key (per team, within the idempotency window) return the same report instead of starting another", pattern = "^[!-~]{1,255}$")),
     responses(
         (status = 202, description = "Started (or the already running report of a non-concurrent type)", body = Report,
          headers(("Location" = String, description = "The report's URL"))),
