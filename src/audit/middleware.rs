@@ -84,15 +84,11 @@ fn outcome(status: u16, denied: bool) -> &'static str {
     }
 }
 
-fn is_open(path: &str) -> bool {
-    matches!(path, "/healthz" | "/readyz" | "/openapi.json")
-}
-
 pub async fn middleware(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
-    if is_open(req.path()) {
+    if crate::routes::is_open(req.path()) {
         return next
             .call(req)
             .await

@@ -13,11 +13,6 @@ use std::sync::Arc;
 /// The per-worker HTTP client used to fetch JWKS documents.
 pub struct IdpClient(pub awc::Client);
 
-/// Paths anyone may call.
-fn is_open(path: &str) -> bool {
-    matches!(path, "/healthz" | "/readyz" | "/openapi.json")
-}
-
 pub fn is_sdk_path(path: &str) -> bool {
     path.starts_with("/v3/") || path.starts_with("/reports/v1/")
 }
@@ -57,7 +52,7 @@ pub async fn middleware(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
-    if is_open(req.path()) {
+    if crate::routes::is_open(req.path()) {
         return next
             .call(req)
             .await

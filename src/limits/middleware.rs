@@ -133,14 +133,14 @@ pub async fn middleware(
         .app_data::<web::Data<Policy>>()
         .cloned()
         .expect("policy configured");
-    let team_policy = policy.for_team(&caller.team).clone();
+    let team_policy = policy.for_team(&caller.team);
     let arrival = Instant::now();
     let headers = |res: &mut ServiceResponse<BoxBody>| {
-        for (k, v) in limiter.headers(&caller.team, &team_policy) {
+        for (k, v) in limiter.headers(&caller.team, team_policy) {
             res.headers_mut().insert(k, v);
         }
     };
-    let wait = match limiter.reserve(&caller.team, &team_policy) {
+    let wait = match limiter.reserve(&caller.team, team_policy) {
         Decision::Go(wait) => wait,
         Decision::Refuse(retry) => {
             let err = GatewayError::RateLimited {
@@ -184,8 +184,8 @@ pub async fn middleware(
     let ctx = RequestContext {
         team: caller.team.clone(),
         weight: team_policy.weight,
-        deadline: arrival + limiter.max_wait(&team_policy),
-        bound: limiter.max_wait(&team_policy),
+        deadline: arrival + limiter.max_wait(team_policy),
+        bound: limiter.max_wait(team_policy),
     };
     let mut res = CONTEXT
         .scope(ctx, next.call(req))

@@ -15,10 +15,8 @@ use crate::domain::ReportId;
 use crate::error::GatewayError;
 use crate::error::UpstreamError;
 use crate::startup::AppState;
-use crate::upstream::client::parse;
 use crate::upstream::{FileDownload, IdentityNow, PathFamily};
 use actix_web::http::header;
-use actix_web::http::Method;
 use actix_web::{web, HttpRequest, HttpResponse};
 use futures_util::StreamExt;
 use std::cell::RefCell;
@@ -55,6 +53,11 @@ pub(crate) fn resolve_id(
     };
     audit::note(|n| n.upstream_id = Some(upstream.to_string()));
     Ok(upstream)
+}
+
+/// Paths anyone may call: health, readiness and the OpenAPI document.
+pub fn is_open(path: &str) -> bool {
+    matches!(path, "/healthz" | "/readyz" | "/openapi.json")
 }
 
 /// What a request is, from its method and path alone: the route pattern (a bounded metric
@@ -172,6 +175,61 @@ pub(crate) async fn read_body(
     Ok(body.freeze())
 }
 
+/// Reads a run request, validates it as the upstream schema requires and checks the team's
+/// policy; returns the upstream `ReportDetails` to send. `type_key` is `type` on `/v1`
+/// (where other top-level fields are refused) and `reportType` on the SDK paths.
+pub(crate) async fn read_run_request(
+    req: &HttpRequest,
+    payload: web::Payload,
+    state: &AppState,
+    policy: &Policy,
+    caller: &Caller,
+    type_key: &'static str,
+) -> Result<serde_json::Value, GatewayError> {
+    let v1 = type_key == "type";
+    let body = read_body(req, payload, state.max_body_bytes).await?;
+    let value: serde_json::Value = serde_json::from_slice(&body).map_err(|e| {
+        GatewayError::bad_request("invalid_json", format!("body is not valid JSON: {e}"))
+    })?;
+    let shape = if v1 {
+        "a JSON object"
+    } else {
+        "a ReportDetails object"
+    };
+    let obj = value.as_object().ok_or_else(|| {
+        GatewayError::bad_request("invalid_json", format!("body must be {shape}"))
+    })?;
+    if let Some(k) = obj
+        .keys()
+        .find(|k| v1 && !matches!(k.as_str(), "type" | "arguments"))
+    {
+        return Err(GatewayError::bad_request(
+            "invalid_argument",
+            format!("{k}: unknown field (expected type, arguments)"),
+        ));
+    }
+    let t = crate::domain::validate_report(obj.get(type_key), obj.get("arguments"), true).map_err(
+        |e| {
+            GatewayError::bad_request(
+                "invalid_argument",
+                e.to_string().replacen("type", type_key, 1),
+            )
+        },
+    )?;
+    audit::note(|n| {
+        n.report_type = Some(t.as_str().into());
+        n.arguments = obj.get("arguments").cloned();
+    });
+    policy
+        .for_team(&caller.team)
+        .check_run(t, obj.get("arguments"))
+        .map_err(GatewayError::Forbidden)?;
+    Ok(serde_json::json!({
+        "reportType": t.as_str(),
+        "arguments": obj.get("arguments").filter(|a| !a.is_null()).cloned().unwrap_or(serde_json::json!({})),
+    }))
+}
+
 /// A file name safe to put in a quoted `Content-Disposition` value: no quotes, slashes,
 /// control characters or anything that could end the header; always with the extension.
 pub(crate) fn safe_filename(raw: &str, ext: &str) -> String {
@@ -206,12 +264,7 @@ pub(crate) async fn cached_result(
     state
         .cache
         .result(id.as_str(), completed, async {
-            let mut path = format!("{}/{id}/result", family.prefix());
-            if let Some(c) = completed {
-                path.push_str(&format!("?completed={c}"));
-            }
-            let (_, body) = upstream.raw(Method::GET, &path, None).await?;
-            let results = parse(&body)?;
+            let (body, results) = upstream.result(family, id, completed).await?;
             Ok(CachedResult { body, results })
         })
         .await

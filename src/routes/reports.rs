@@ -1,8 +1,8 @@
 //! The simplified API: `/v1/reports`, camelCase, one lifecycle vocabulary.
-use super::{cached_result, fetch_file, read_body, resolve_id, resource, respond_file};
+use super::{cached_result, fetch_file, read_run_request, resolve_id, resource, respond_file};
 use crate::auth::{Caller, Policy};
 use crate::cache::IdempotentRun;
-use crate::domain::{validate_report, ReportId, Status};
+use crate::domain::{ReportId, Status};
 use crate::error::{GatewayError, UpstreamError};
 use crate::limits;
 use crate::startup::AppState;
@@ -11,7 +11,7 @@ use crate::upstream::{IdentityNow, PathFamily};
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use serde_json::Value;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -179,36 +179,7 @@ pub async fn run_report(
     caller: web::ReqData<Arc<Caller>>,
     upstream: web::Data<IdentityNow>,
 ) -> Result<HttpResponse, GatewayError> {
-    let body = read_body(&req, payload, state.max_body_bytes).await?;
-    let value: Value = serde_json::from_slice(&body).map_err(|e| {
-        GatewayError::bad_request("invalid_json", format!("body is not valid JSON: {e}"))
-    })?;
-    let obj = value
-        .as_object()
-        .ok_or_else(|| GatewayError::bad_request("invalid_json", "body must be a JSON object"))?;
-    if let Some(k) = obj
-        .keys()
-        .find(|k| !matches!(k.as_str(), "type" | "arguments"))
-    {
-        return Err(GatewayError::bad_request(
-            "invalid_argument",
-            format!("{k}: unknown field (expected type, arguments)"),
-        ));
-    }
-    let t = validate_report(obj.get("type"), obj.get("arguments"), true)
-        .map_err(|e| GatewayError::bad_request("invalid_argument", e.to_string()))?;
-    crate::audit::note(|n| {
-        n.report_type = Some(t.as_str().into());
-        n.arguments = obj.get("arguments").cloned();
-    });
-    policy
-        .for_team(&caller.team)
-        .check_run(t, obj.get("arguments"))
-        .map_err(GatewayError::Forbidden)?;
-    let details = json!({
-        "reportType": t.as_str(),
-        "arguments": obj.get("arguments").filter(|a| !a.is_null()).cloned().unwrap_or(json!({})),
-    });
+    let details = read_run_request(&req, payload, &state, &policy, &caller, "type").await?;
     let owner = policy.owner(&caller).to_owned();
     // serde_json objects are sorted maps: equal requests hash equally whatever their key order.
     let hash: [u8; 32] =

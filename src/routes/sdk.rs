@@ -1,9 +1,9 @@
 //! The upstream's own paths and shapes, so code written against the official SDKs works
 //! by changing only the base URL and token: `/v3/reports/...` (Python 1.x, Go v2, TS) and
 //! `/reports/v1/...` (Python 2.x, Go v3). Errors use the upstream's bodies.
-use super::{cached_result, fetch_file, read_body, resolve_id, resource, respond_file};
+use super::{cached_result, fetch_file, read_run_request, resolve_id, resource, respond_file};
 use crate::auth::{Caller, Policy};
-use crate::domain::{validate_report, ReportId};
+use crate::domain::ReportId;
 use crate::error::{add_headers, GatewayError, UpstreamError};
 use crate::request_id;
 use crate::startup::AppState;
@@ -124,31 +124,7 @@ async fn run(
     caller: web::ReqData<Arc<Caller>>,
     upstream: web::Data<IdentityNow>,
 ) -> Result<HttpResponse, SdkError> {
-    let body = read_body(&req, payload, state.max_body_bytes).await?;
-    let value: Value = serde_json::from_slice(&body).map_err(|e| {
-        GatewayError::bad_request("invalid_json", format!("body is not valid JSON: {e}"))
-    })?;
-    let obj = value.as_object().ok_or_else(|| {
-        GatewayError::bad_request("invalid_json", "body must be a ReportDetails object")
-    })?;
-    let t = validate_report(obj.get("reportType"), obj.get("arguments"), true).map_err(|e| {
-        GatewayError::bad_request(
-            "invalid_argument",
-            e.to_string().replacen("type", "reportType", 1),
-        )
-    })?;
-    crate::audit::note(|n| {
-        n.report_type = Some(t.as_str().into());
-        n.arguments = obj.get("arguments").cloned();
-    });
-    policy
-        .for_team(&caller.team)
-        .check_run(t, obj.get("arguments"))
-        .map_err(GatewayError::Forbidden)?;
-    let details = json!({
-        "reportType": obj["reportType"],
-        "arguments": obj.get("arguments").filter(|a| !a.is_null()).cloned().unwrap_or(json!({})),
-    });
+    let details = read_run_request(&req, payload, &state, &policy, &caller, "reportType").await?;
     let path = format!("{}/run", family.prefix());
     let (_, body) = upstream
         .raw(Method::POST, &path, Some(details.to_string().into()))

@@ -468,17 +468,20 @@ impl IdentityNow {
     }
 
     #[tracing::instrument(name = "Reading a report result upstream", skip_all, fields(report_id = %id))]
+    /// A report's result: the upstream's body as sent (the SDK paths relay it) and parsed.
     pub async fn result(
         &self,
         family: PathFamily,
         id: &ReportId,
         completed: Option<bool>,
-    ) -> Result<ReportResults, UpstreamError> {
+    ) -> Result<(Bytes, ReportResults), UpstreamError> {
         let mut path = format!("{}/{id}/result", family.prefix());
         if let Some(c) = completed {
             path.push_str(&format!("?completed={c}"));
         }
-        self.json(Method::GET, &path, None).await
+        let (_, body) = self.raw(Method::GET, &path, None).await?;
+        let results = parse(&body)?;
+        Ok((body, results))
     }
 
     #[tracing::instrument(name = "Cancelling a report upstream", skip_all, fields(report_id = %id))]
