@@ -283,7 +283,15 @@ pub async fn get_report(
     let upstream_id = resolve_id(&state, &policy, &caller, &id)?;
     let q = web::Query::<StatusQuery>::from_query(req.query_string())
         .map_err(|e| GatewayError::bad_request("invalid_query", e.to_string()))?;
-    let wait = Duration::from_secs(q.wait.unwrap_or(0)).min(state.cache.settings.max_long_poll);
+    let wait = match q.wait {
+        Some(w) if w > MAX_WAIT_SECS => {
+            return Err(GatewayError::bad_request(
+                "invalid_query",
+                format!("wait must be at most {MAX_WAIT_SECS} seconds"),
+            ))
+        }
+        w => Duration::from_secs(w.unwrap_or(0)).min(state.cache.settings.max_long_poll),
+    };
     let until = Instant::now() + wait;
     // Long-poll: every waiter re-reads through the cache, so however many wait on a
     // report, upstream sees at most one call per running_ttl.
@@ -308,20 +316,27 @@ pub async fn get_report(
     Ok(HttpResponse::Ok().json(Report::from_results(&results)))
 }
 
+/// The largest `wait` accepted (the document's maximum); `cache.max_long_poll` bounds
+/// the actual hold, so a larger value is a caller mistake worth telling, not clamping.
+const MAX_WAIT_SECS: u64 = 3600;
+
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct StatusQuery {
     /// Long-poll: hold the request up to this many seconds until the report finishes
     /// (bounded by `cache.max_long_poll`).
-    #[param(maximum = 3600)]
+    #[param(maximum = 3600, nullable = false)]
     wait: Option<u64>,
 }
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct FileQuery {
-    /// `csv` (default) or `pdf`.
-    #[param(pattern = "^(csv|pdf|CSV|PDF)$")]
+    /// `csv` (default) or `pdf`, in any letter case.
+    #[param(pattern = "^([cC][sS][vV]|[pP][dD][fF])$", nullable = false)]
     format: Option<String>,
     /// Preferred file name (sanitized; the extension is added).
+    #[param(nullable = false)]
     name: Option<String>,
 }
 

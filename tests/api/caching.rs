@@ -115,6 +115,12 @@ async fn a_long_poll_returns_the_current_state_when_the_wait_elapses() {
         400,
         "invalid_query",
     );
+    // Past the documented maximum is a mistake the caller hears about, not a silent clamp.
+    let r = app
+        .request("GET", &format!("/v1/reports/{id}?wait=3601"), None)
+        .await;
+    assert_error(&r, 400, "invalid_query");
+    assert!(r.json()["message"].as_str().unwrap().contains("3600"));
 }
 
 #[actix_rt::test]

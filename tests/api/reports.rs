@@ -236,3 +236,24 @@ async fn a_chosen_file_name_is_sanitized_and_quoted() {
     );
     assert!(r.header("x-evil").is_none());
 }
+
+#[actix_rt::test]
+async fn the_openapi_document_declares_every_parameter_where_it_is_read() {
+    let app = spawn_app().await;
+    let doc = app.request("GET", "/openapi.json", None).await.json();
+    let mut seen = 0;
+    for (path, ops) in doc["paths"].as_object().unwrap() {
+        for op in ops.as_object().unwrap().values() {
+            for p in op["parameters"].as_array().into_iter().flatten() {
+                let name = p["name"].as_str().unwrap();
+                let templated = path.contains(&format!("{{{name}}}"));
+                let want = if templated { "path" } else { "query" };
+                assert_eq!(p["in"], want, "{path} {name}");
+                // A path parameter is always required; the query ones are all optional.
+                assert_eq!(p["required"], templated, "{path} {name}");
+                seen += 1;
+            }
+        }
+    }
+    assert!(seen >= 6, "only {seen} parameters declared");
+}
