@@ -7,5 +7,9 @@ cd "$(dirname "$0")/.."
 if ! command -v promtool >/dev/null || ! command -v prometheus >/dev/null; then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus >/dev/null
 fi
+# redis-server: the replica tests start their own on loopback (tests/api/shared.rs).
+if ! command -v redis-server >/dev/null; then
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null
+fi
 ./scripts/setup-sdk-venvs.sh
 cargo test --all-targets "$@"

@@ -25,6 +25,7 @@ pub struct Settings {
     pub limits: LimitSettings,
     pub cache: CacheSettings,
     pub audit: AuditSettings,
+    pub redis: crate::shared::RedisSettings,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -173,6 +174,7 @@ impl Settings {
         }
         self.auth.read_secret_files().map_err(|p| vec![p])?;
         self.audit.read_secret_files().map_err(|p| vec![p])?;
+        self.redis.read_secret_files().map_err(|p| vec![p])?;
         Ok(())
     }
 
@@ -242,6 +244,7 @@ impl Settings {
         self.policy.validate(&mut problems);
         self.limits.validate(&mut problems);
         self.audit.validate(&mut problems);
+        self.redis.validate(&mut problems);
         if let Err(e) = tracing_subscriber::EnvFilter::try_new(&self.log.level) {
             problems.push(problem("log.level", format!("is not a valid filter: {e}")));
         }

@@ -17,6 +17,7 @@ pub mod request_id;
 pub mod routes;
 pub mod sandbox;
 pub mod secret;
+pub mod shared;
 pub mod simulator;
 pub mod startup;
 pub mod telemetry;

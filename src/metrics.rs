@@ -42,6 +42,9 @@ pub struct Metrics {
     pub downloads_in_flight: IntGauge,
     pub download_bytes: IntCounter,
     pub ready: IntGauge,
+    pub redis_fallback: IntGauge,
+    pub redis_fallbacks: IntCounter,
+    pub redis_errors: IntCounter,
 }
 
 fn reg<T: prometheus::core::Collector + Clone + 'static>(r: &Registry, c: T) -> T {
@@ -241,6 +244,30 @@ impl Metrics {
                 &r,
                 IntGauge::new("ready", "1 when the gateway reports ready.").unwrap(),
             ),
+            redis_fallback: reg(
+                &r,
+                IntGauge::new(
+                    "redis_fallback",
+                    "1 while Redis is configured but unreachable (local fallback share in use).",
+                )
+                .unwrap(),
+            ),
+            redis_fallbacks: reg(
+                &r,
+                IntCounter::new(
+                    "redis_fallbacks_total",
+                    "Times the gateway lost Redis and fell back to local limits.",
+                )
+                .unwrap(),
+            ),
+            redis_errors: reg(
+                &r,
+                IntCounter::new(
+                    "redis_errors_total",
+                    "Redis commands that failed or timed out.",
+                )
+                .unwrap(),
+            ),
             registry: r,
         }
     }
@@ -288,6 +315,14 @@ impl Metrics {
             self.cache_bytes
                 .with_label_values(&[name])
                 .set(weight as i64);
+        }
+        if let Some(store) = &state.shared {
+            self.redis_fallback.set(i64::from(!store.is_up()));
+            sync(
+                &self.redis_fallbacks,
+                store.fallbacks.load(Ordering::Relaxed),
+            );
+            sync(&self.redis_errors, store.errors.load(Ordering::Relaxed));
         }
         let stats = &state.audit.sink.stats;
         sync(&self.audit_writes, stats.writes.load(Ordering::Relaxed));

@@ -10,6 +10,7 @@ use crate::limits::{self, TeamLimiter};
 use crate::metrics::{self, Metrics};
 use crate::request_id::{self, RequestId};
 use crate::routes;
+use crate::shared::SharedStore;
 use crate::upstream::token::TokenProvider;
 use crate::upstream::Upstream;
 use actix_web::body::MessageBody;
@@ -29,6 +30,8 @@ pub struct AppState {
     pub ids: ReportIds,
     pub cache: Arc<ReportCache>,
     pub lifecycle: Arc<Lifecycle>,
+    /// The Redis store, when `redis.url` is set.
+    pub shared: Option<Arc<SharedStore>>,
 }
 
 pub struct Application {
@@ -86,6 +89,8 @@ pub struct Observed {
     pub tokens: Arc<TokenProvider>,
     pub cache: Arc<ReportCache>,
     pub audit: web::Data<Audit>,
+    /// The Redis store, when `redis.url` is set.
+    pub shared: Option<Arc<SharedStore>>,
 }
 
 impl Application {
@@ -105,14 +110,19 @@ impl Application {
         let metrics = web::Data::new(Metrics::new(
             settings.policy.teams.iter().map(|t| t.team.clone()),
         ));
+        let shared = match settings.redis.enabled() {
+            true => Some(SharedStore::start(settings.redis.clone())?),
+            false => None,
+        };
         let upstream = Upstream::new(
             settings.tenant.clone(),
             settings.limits.clone(),
             clock,
             metrics.clone().into_inner(),
+            shared.clone(),
         )
         .map_err(anyhow::Error::msg)?;
-        let limiter = web::Data::new(TeamLimiter::new(&settings.limits));
+        let limiter = web::Data::new(TeamLimiter::with_store(&settings.limits, shared.clone()));
         let audit = web::Data::new(Audit::new(
             &settings.audit,
             Some(metrics.audit_write_seconds.clone()),
@@ -126,8 +136,12 @@ impl Application {
         let state = web::Data::new(AppState {
             max_body_bytes: settings.server.max_body_bytes,
             ids: ReportIds::new(signing_key.expose().as_bytes()),
-            cache: Arc::new(ReportCache::new(settings.cache.clone())),
+            cache: Arc::new(ReportCache::with_store(
+                settings.cache.clone(),
+                shared.clone(),
+            )),
             lifecycle: lifecycle.clone(),
+            shared: shared.clone(),
         });
         let observed_audit = audit.clone();
         let observed = web::Data::new(Observed {
@@ -135,6 +149,7 @@ impl Application {
             tokens: upstream.tokens.clone(),
             cache: state.cache.clone(),
             audit: audit.clone(),
+            shared: shared.clone(),
         });
         let authenticator =
             web::Data::new(Authenticator::new(&settings.auth).map_err(anyhow::Error::msg)?);

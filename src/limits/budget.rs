@@ -3,7 +3,13 @@
 //! upstream answers 429, and waiting callers are served by weighted fair queuing across
 //! teams (start-time fair queuing: the team with the smallest virtual time goes next), so
 //! a team that floods cannot starve a quiet one.
+//!
+//! With Redis (`shared`), the pace, the pause and the fair order live in Redis (see
+//! `shared::scripts::BUDGET`) so that all replicas together keep to the one budget; each
+//! replica keeps only its own queues. While Redis is down the local GCRA runs at the
+//! replica's `fallback_share` of the budget.
 use super::gcra::Gcra;
+use crate::shared::{scripts, SharedStore};
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
@@ -37,6 +43,22 @@ struct State {
     teams: HashMap<String, TeamQueue>,
     vclock: f64,
     queued: usize,
+    /// A pause this replica set that Redis has not heard of yet.
+    pause_unshared: bool,
+    /// Whether Redis holds heartbeats of ours (to drop them when our queues empty).
+    announced: bool,
+}
+
+/// The Redis side of the budget.
+struct Shared {
+    store: Arc<SharedStore>,
+    keys: [String; 3],
+    /// This replica's id in the heartbeats.
+    replica: String,
+    interval_us: u64,
+    tolerance_us: u64,
+    /// A team is active while a replica's heartbeat for it is younger than this.
+    active: Duration,
 }
 
 /// Why no permit was had in time.
@@ -52,22 +74,48 @@ pub struct UpstreamBudget {
     cfg: BudgetConfig,
     state: Mutex<State>,
     wake: Notify,
+    shared: Option<Shared>,
 }
 
 impl UpstreamBudget {
     /// Creates the budget and its dispatcher thread (which ends when the budget is dropped).
     pub fn start(cfg: BudgetConfig) -> Arc<Self> {
+        Self::start_with(cfg, None)
+    }
+
+    /// The budget, shared through `store` when there is one.
+    pub fn start_with(cfg: BudgetConfig, store: Option<Arc<SharedStore>>) -> Arc<Self> {
         let interval = cfg.window / cfg.permits.max(1);
+        let shared = store.map(|store| Shared {
+            keys: [
+                store.key(&["budget"]),
+                store.key(&["budget", "vtime"]),
+                store.key(&["budget", "seen"]),
+            ],
+            replica: format!("{:016x}", rand::random::<u64>()),
+            interval_us: interval.as_micros() as u64,
+            tolerance_us: (interval * cfg.burst.max(1).saturating_sub(1)).as_micros() as u64,
+            active: Duration::from_secs(2).max(interval * 4),
+            store,
+        });
+        // The local pace: the whole budget alone, or this replica's share of it as fallback.
+        let local = match &shared {
+            None => Gcra::new(interval, cfg.burst),
+            Some(sh) => Gcra::new(interval.div_f64(sh.store.fallback_share()), 1),
+        };
         let budget = Arc::new(Self {
             state: Mutex::new(State {
-                gcra: Gcra::new(interval, cfg.burst),
+                gcra: local,
                 paused_until: None,
                 teams: HashMap::new(),
                 vclock: 0.0,
                 queued: 0,
+                pause_unshared: false,
+                announced: false,
             }),
             cfg,
             wake: Notify::new(),
+            shared,
         });
         let weak = Arc::downgrade(&budget);
         std::thread::Builder::new()
@@ -80,11 +128,17 @@ impl UpstreamBudget {
     /// Waits for a permit until `deadline`. Immediate when nobody queues and the pace allows.
     #[tracing::instrument(name = "Waiting for an upstream permit", skip_all, fields(team = %team))]
     pub async fn acquire(&self, team: &str, weight: u32, deadline: Instant) -> Result<(), Refusal> {
+        // A shared permit is a Redis round trip away: no bound cuts it shorter than that.
+        let deadline = match &self.shared {
+            Some(sh) if sh.store.is_up() => deadline.max(Instant::now() + sh.store.timeout()),
+            _ => deadline,
+        };
         let rx = {
             let mut s = self.state.lock().unwrap();
             let now = Instant::now();
             let paused = s.paused_until.is_some_and(|p| p > now);
-            if s.queued == 0 && !paused && s.gcra.wait(now).is_zero() {
+            // Shared grants all go through the dispatcher (one Redis call each).
+            if s.queued == 0 && !paused && !self.is_shared() && s.gcra.wait(now).is_zero() {
                 s.gcra.reserve(now);
                 return Ok(());
             }
@@ -118,6 +172,7 @@ impl UpstreamBudget {
         let until = Instant::now() + d;
         let mut s = self.state.lock().unwrap();
         s.paused_until = Some(s.paused_until.map_or(until, |p| p.max(until)));
+        s.pause_unshared = self.shared.is_some();
         drop(s);
         self.wake.notify_one();
     }
@@ -151,19 +206,17 @@ impl UpstreamBudget {
         pause + s.gcra.wait(now) + s.gcra.interval * s.queued as u32
     }
 
+    /// Whether permits come from Redis right now.
+    pub fn is_shared(&self) -> bool {
+        self.shared.as_ref().is_some_and(|sh| sh.store.is_up())
+    }
+
     /// One dispatch step: grants what can be granted now; returns when to look again.
     fn dispatch(&self) -> Option<Instant> {
         let mut s = self.state.lock().unwrap();
         loop {
             let now = Instant::now();
-            // Drop waiters that gave up (timed out or disconnected).
-            let mut dropped = 0;
-            for q in s.teams.values_mut() {
-                let before = q.waiters.len();
-                q.waiters.retain(|w| !w.tx.is_closed() && w.deadline > now);
-                dropped += before - q.waiters.len();
-            }
-            s.queued -= dropped;
+            s.prune(now);
             if s.queued == 0 {
                 return None;
             }
@@ -194,6 +247,105 @@ impl UpstreamBudget {
     }
 }
 
+impl State {
+    /// Drops waiters that gave up (timed out or disconnected).
+    fn prune(&mut self, now: Instant) {
+        let mut dropped = 0;
+        for q in self.teams.values_mut() {
+            let before = q.waiters.len();
+            q.waiters.retain(|w| !w.tx.is_closed() && w.deadline > now);
+            dropped += before - q.waiters.len();
+        }
+        self.queued -= dropped;
+    }
+
+    /// Hands a permit to the team's first live waiter; false if none was left.
+    fn grant_to(&mut self, team: &str) -> bool {
+        let Some(q) = self.teams.get_mut(team) else {
+            return false;
+        };
+        while let Some(w) = q.waiters.pop_front() {
+            self.queued -= 1;
+            if w.tx.send(()).is_ok() {
+                return true;
+            }
+        }
+        false
+    }
+}
+
+impl UpstreamBudget {
+    /// One dispatch step against Redis: at most one permit per call (each is one atomic
+    /// decision across all replicas). Returns when to look again.
+    async fn dispatch_shared(&self, sh: &Shared) -> Option<Instant> {
+        let (teams, pause_us) = {
+            let mut s = self.state.lock().unwrap();
+            let now = Instant::now();
+            s.prune(now);
+            let pause_us = if std::mem::take(&mut s.pause_unshared) {
+                s.paused_until
+                    .map_or(0, |p| p.saturating_duration_since(now).as_micros() as u64)
+            } else {
+                0
+            };
+            let teams: Vec<(String, u32)> = s
+                .teams
+                .iter()
+                .filter(|(_, q)| !q.waiters.is_empty())
+                .map(|(t, q)| (t.clone(), q.weight as u32))
+                .collect();
+            if teams.is_empty() && !s.announced && pause_us == 0 {
+                return None;
+            }
+            s.announced = !teams.is_empty();
+            (teams, pause_us)
+        };
+        let mut call = scripts::BUDGET.prepare_invoke();
+        for k in &sh.keys {
+            call.key(k);
+        }
+        call.arg(sh.interval_us)
+            .arg(sh.tolerance_us)
+            .arg(sh.active.as_micros() as u64)
+            .arg(pause_us)
+            .arg(&sh.replica);
+        for (team, weight) in &teams {
+            call.arg(team).arg(*weight);
+        }
+        let reply: Option<(String, u64, String)> = sh
+            .store
+            .run(|mut c| async move { call.invoke_async(&mut c).await })
+            .await;
+        let now = Instant::now();
+        let Some((team, wait_us, reason)) = reply else {
+            // Redis went away: the next step runs locally. Our pause must reach Redis later.
+            let mut s = self.state.lock().unwrap();
+            s.pause_unshared |= pause_us > 0;
+            s.announced = false;
+            return Some(now);
+        };
+        let wait = Duration::from_micros(wait_us);
+        match reason.as_str() {
+            "grant" => {
+                let mut s = self.state.lock().unwrap();
+                if !s.grant_to(&team) {
+                    tracing::debug!(team = %team, "shared permit found no live waiter");
+                }
+                Some(now)
+            }
+            "pause" => {
+                // Another replica's 429 (or ours): show it here too.
+                let mut s = self.state.lock().unwrap();
+                let until = now + wait;
+                s.paused_until = Some(s.paused_until.map_or(until, |p| p.max(until)));
+                Some(until)
+            }
+            "idle" => None,
+            _ => Some(now + wait),
+        }
+    }
+}
+
 fn dispatcher(budget: Weak<UpstreamBudget>) {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_time()
@@ -203,11 +355,13 @@ fn dispatcher(budget: Weak<UpstreamBudget>) {
         loop {
             let Some(b) = budget.upgrade() else { return };
             // Wake at the next grant time, on an arrival, or at least every second to notice
-            // that the budget was dropped.
-            let next = b
-                .dispatch()
-                .unwrap_or_else(|| Instant::now() + Duration::from_secs(1));
-            let next = next.min(Instant::now() + Duration::from_secs(1));
+            // that the budget was dropped (shared: often enough to keep heartbeats fresh).
+            let (next, cap) = match &b.shared {
+                Some(sh) if sh.store.is_up() => (b.dispatch_shared(sh).await, sh.active / 4),
+                _ => (b.dispatch(), Duration::from_secs(1)),
+            };
+            let cap = Instant::now() + cap;
+            let next = next.unwrap_or(cap).min(cap);
             let wake = b.wake.notified();
             tokio::select! {
                 _ = wake => {}

@@ -2,11 +2,14 @@
 //! Over the limit a request is held until its slot, if that is within the wait bound;
 //! otherwise, or when the queues are full, it gets 429 at once. Every response carries the
 //! IETF `RateLimit-Policy` / `RateLimit` fields describing the caller's own limit.
+//! With Redis the team's GCRA lives there (`shared::scripts::TEAM_LIMIT`), so the limit holds
+//! across replicas; while Redis is down each replica applies its `fallback_share` of it.
 use super::gcra::Gcra;
 use super::{header_secs, RequestContext, CONTEXT};
 use crate::auth::settings::TeamPolicy;
 use crate::auth::{Caller, Policy};
 use crate::error::GatewayError;
+use crate::shared::{scripts, SharedStore};
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{HeaderName, HeaderValue};
@@ -26,6 +29,7 @@ pub struct TeamLimiter {
     max_wait: Duration,
     queue_per_team: usize,
     queue_global: usize,
+    shared: Option<Arc<SharedStore>>,
 }
 
 /// Gives back a held request's place in the queue, however the request ends.
@@ -50,13 +54,21 @@ enum Decision {
     Refuse(Duration),
 }
 
+/// The team's bucket after a decision: (requests left, time until it is full again).
+type Snapshot = (u32, Duration);
+
 impl TeamLimiter {
     pub fn new(settings: &super::LimitSettings) -> Self {
+        Self::with_store(settings, None)
+    }
+
+    pub fn with_store(settings: &super::LimitSettings, shared: Option<Arc<SharedStore>>) -> Self {
         Self {
             teams: Mutex::new((HashMap::new(), 0)),
             max_wait: settings.max_wait,
             queue_per_team: settings.queue_per_team,
             queue_global: settings.queue_global,
+            shared,
         }
     }
 
@@ -64,37 +76,92 @@ impl TeamLimiter {
         p.max_wait.unwrap_or(self.max_wait)
     }
 
-    fn reserve(&self, team: &str, p: &TeamPolicy) -> Decision {
+    /// Decides in Redis when it is up, else locally.
+    async fn decide(&self, team: &str, p: &TeamPolicy) -> (Decision, Snapshot) {
+        if let Some(store) = self.shared.as_ref().filter(|s| s.is_up()) {
+            if let Some(d) = self.decide_shared(store, team, p).await {
+                return d;
+            }
+        }
+        self.reserve(team, p)
+    }
+
+    async fn decide_shared(
+        &self,
+        store: &SharedStore,
+        team: &str,
+        p: &TeamPolicy,
+    ) -> Option<(Decision, Snapshot)> {
+        let interval = Duration::from_secs_f64(1.0 / p.rate.max(1e-6));
+        let mut call = scripts::TEAM_LIMIT.prepare_invoke();
+        call.key(store.key(&["team", team]))
+            .arg(interval.as_micros() as u64)
+            .arg((interval * p.burst.max(1).saturating_sub(1)).as_micros() as u64)
+            .arg(self.max_wait(p).as_micros() as u64);
+        let (ok, wait_us, ahead_us): (u8, u64, u64) = store
+            .run(|mut c| async move { call.invoke_async(&mut c).await })
+            .await?;
+        let (wait, ahead) = (
+            Duration::from_micros(wait_us),
+            Duration::from_micros(ahead_us),
+        );
+        let used = ahead.as_secs_f64() / interval.as_secs_f64();
+        let remaining = (f64::from(p.burst) - used)
+            .floor()
+            .clamp(0.0, f64::from(p.burst)) as u32;
+        let snapshot = (remaining, ahead);
+        if ok == 0 {
+            return Some((Decision::Refuse(wait), snapshot));
+        }
+        if !wait.is_zero() {
+            // The slot is booked in Redis; the local queue bound still applies to holding.
+            let mut guard = self.teams.lock().unwrap();
+            let (teams, total) = &mut *guard;
+            let t = teams
+                .entry(team.to_owned())
+                .or_insert_with(|| self.local_state(p));
+            if t.waiting >= self.queue_per_team || *total >= self.queue_global {
+                return Some((Decision::Refuse(wait), snapshot));
+            }
+            t.waiting += 1;
+            *total += 1;
+        }
+        Some((Decision::Go(wait), snapshot))
+    }
+
+    fn local_state(&self, p: &TeamPolicy) -> TeamState {
+        // As fallback for a shared limit, this replica takes its share of the team's rate.
+        let share = self.shared.as_ref().map_or(1.0, |s| s.fallback_share());
+        TeamState {
+            gcra: Gcra::per_second(p.rate * share, p.burst),
+            waiting: 0,
+        }
+    }
+
+    fn reserve(&self, team: &str, p: &TeamPolicy) -> (Decision, Snapshot) {
         let now = Instant::now();
         let mut guard = self.teams.lock().unwrap();
         let (teams, total) = &mut *guard;
-        let t = teams.entry(team.to_owned()).or_insert_with(|| TeamState {
-            gcra: Gcra::per_second(p.rate, p.burst),
-            waiting: 0,
-        });
+        let t = teams
+            .entry(team.to_owned())
+            .or_insert_with(|| self.local_state(p));
         let wait = t.gcra.wait(now);
         if wait > self.max_wait(p) {
-            return Decision::Refuse(wait);
+            return (Decision::Refuse(wait), t.gcra.remaining(now, p.burst));
         }
         if !wait.is_zero() {
             if t.waiting >= self.queue_per_team || *total >= self.queue_global {
-                return Decision::Refuse(wait);
+                return (Decision::Refuse(wait), t.gcra.remaining(now, p.burst));
             }
             t.waiting += 1;
             *total += 1;
         }
         t.gcra.reserve(now);
-        Decision::Go(wait)
+        (Decision::Go(wait), t.gcra.remaining(now, p.burst))
     }
 
     /// `RateLimit-Policy` and `RateLimit` for the team (draft-ietf-httpapi-ratelimit-headers).
-    fn headers(&self, team: &str, p: &TeamPolicy) -> [(HeaderName, HeaderValue); 2] {
-        let guard = self.teams.lock().unwrap();
-        let (remaining, reset) = guard
-            .0
-            .get(team)
-            .map(|t| t.gcra.remaining(Instant::now(), p.burst))
-            .unwrap_or((p.burst, Duration::ZERO));
+    fn headers(p: &TeamPolicy, (remaining, reset): Snapshot) -> [(HeaderName, HeaderValue); 2] {
         let window = (f64::from(p.burst) / p.rate).ceil().max(1.0) as u64;
         let policy = format!("\"team\";q={};w={window}", p.burst);
         let state = format!(
@@ -135,12 +202,13 @@ pub async fn middleware(
         .expect("policy configured");
     let team_policy = policy.for_team(&caller.team);
     let arrival = Instant::now();
+    let (decision, snapshot) = limiter.decide(&caller.team, team_policy).await;
     let headers = |res: &mut ServiceResponse<BoxBody>| {
-        for (k, v) in limiter.headers(&caller.team, team_policy) {
+        for (k, v) in TeamLimiter::headers(team_policy, snapshot) {
             res.headers_mut().insert(k, v);
         }
     };
-    let wait = match limiter.reserve(&caller.team, team_policy) {
+    let wait = match decision {
         Decision::Go(wait) => wait,
         Decision::Refuse(retry) => {
             let err = GatewayError::RateLimited {

@@ -67,9 +67,13 @@ pub async fn readyz(
             "checks": {"config": "ok", "audit": "failing"}
         }));
     }
+    // Redis is reported, never a reason to be unready: the fallback keeps serving.
+    let redis = crate::shared::mode(state.shared.as_deref());
     match upstream.ensure_token().await {
-        Ok(()) => HttpResponse::Ok()
-            .json(json!({"status": "ready", "checks": {"config": "ok", "upstreamToken": "ok"}})),
+        Ok(()) => HttpResponse::Ok().json(json!({
+            "status": "ready",
+            "checks": {"config": "ok", "upstreamToken": "ok", "redis": redis}
+        })),
         Err(e) => {
             tracing::warn!(error = %e, "not ready");
             HttpResponse::ServiceUnavailable().json(json!({

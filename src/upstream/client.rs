@@ -36,6 +36,7 @@ impl Upstream {
         limits: LimitSettings,
         clock: crate::clock::Clock,
         metrics: Arc<Metrics>,
+        shared: Option<Arc<crate::shared::SharedStore>>,
     ) -> Result<Self, String> {
         let tls = super::tls::client_config(settings.ca_bundle.as_deref())?;
         let tokens = Arc::new(TokenProvider::new(
@@ -52,7 +53,7 @@ impl Upstream {
         ));
         Ok(Self {
             tokens,
-            budget: UpstreamBudget::start(limits.budget_config()),
+            budget: UpstreamBudget::start_with(limits.budget_config(), shared),
             tls,
             settings,
             limits,

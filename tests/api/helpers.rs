@@ -283,3 +283,41 @@ pub fn assert_error(r: &Response, status: u16, code: &str) {
         r.header("x-request-id").as_deref()
     );
 }
+
+/// A team allowed everything, with this limit and wait bound.
+pub fn team(name: &str, rate: f64, burst: u32, max_wait: Duration) -> NamedTeamPolicy {
+    NamedTeamPolicy {
+        team: name.into(),
+        policy: TeamPolicy {
+            rate,
+            burst,
+            max_wait: Some(max_wait),
+            ..TeamPolicy::allow_all()
+        },
+    }
+}
+
+/// One caller request: (status, latency).
+pub async fn status_as(app: &TestApp, token: &str) -> (u16, Duration) {
+    let started = std::time::Instant::now();
+    // Distinct ids: polls of one report would be coalesced by the cache.
+    let r = app
+        .request_as(token, "GET", &format!("/v1/reports/{}", unknown_id()), None)
+        .await;
+    (r.status.as_u16(), started.elapsed())
+}
+
+/// Sends `rate` requests per second for `secs`, each as its own task; returns the outcomes.
+pub async fn flood(app: &TestApp, token: String, rate: f64, secs: f64) -> Vec<(u16, Duration)> {
+    let n = (rate * secs) as usize;
+    let gap = Duration::from_secs_f64(1.0 / rate);
+    let start = std::time::Instant::now();
+    let calls = (0..n).map(|i| {
+        let token = token.clone();
+        async move {
+            actix_rt::time::sleep_until((start + gap * i as u32).into()).await;
+            status_as(app, &token).await
+        }
+    });
+    futures_util::future::join_all(calls).await
+}

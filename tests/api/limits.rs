@@ -1,50 +1,12 @@
 //! The shared upstream budget, per-team limits and 429 smoothing, against the simulator's
 //! real sliding limit.
-use crate::helpers::{settings_for, spawn_gateway, token_for, unknown_id, TestApp};
+use crate::helpers::{flood, settings_for, spawn_gateway, team, token_for, unknown_id};
 use futures_util::future::join_all;
-use reportgate::auth::settings::{NamedTeamPolicy, TeamPolicy};
 use reportgate::simulator::{FaultAction, Op, Simulator};
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 const ID: &str = "0123456789abcdef0123456789abcdef";
-
-fn team(name: &str, rate: f64, burst: u32, max_wait: Duration) -> NamedTeamPolicy {
-    NamedTeamPolicy {
-        team: name.into(),
-        policy: TeamPolicy {
-            rate,
-            burst,
-            max_wait: Some(max_wait),
-            ..TeamPolicy::allow_all()
-        },
-    }
-}
-
-/// One caller request: (status, latency).
-async fn status_as(app: &TestApp, token: &str) -> (u16, Duration) {
-    let started = Instant::now();
-    // Distinct ids: polls of one report would be coalesced by the cache.
-    let r = app
-        .request_as(token, "GET", &format!("/v1/reports/{}", unknown_id()), None)
-        .await;
-    (r.status.as_u16(), started.elapsed())
-}
-
-/// Sends `rate` requests per second for `secs`, each as its own task; returns the outcomes.
-async fn flood(app: &TestApp, token: String, rate: f64, secs: f64) -> Vec<(u16, Duration)> {
-    let n = (rate * secs) as usize;
-    let gap = Duration::from_secs_f64(1.0 / rate);
-    let start = Instant::now();
-    let calls = (0..n).map(|i| {
-        let token = token.clone();
-        async move {
-            actix_rt::time::sleep_until((start + gap * i as u32).into()).await;
-            status_as(app, &token).await
-        }
-    });
-    join_all(calls).await
-}
 
 #[actix_rt::test]
 async fn five_teams_at_three_times_the_budget_cause_zero_upstream_429s_and_use_the_budget() {

@@ -14,5 +14,6 @@ mod policy;
 mod reports;
 mod sdk_paths;
 mod security;
+mod shared;
 mod simulator;
 mod tokens;

@@ -1,0 +1,117 @@
+//! The server-side scripts: each runs atomically in Redis, on Redis' clock (`TIME`), so
+//! replicas with skewed clocks still agree on the pace.
+use redis::Script;
+use std::sync::LazyLock;
+
+/// Every script starts from Redis' clock in microseconds and its pace (ARGV 1 and 2).
+fn script(body: &str) -> Script {
+    Script::new(&format!("{PRELUDE}{body}"))
+}
+
+const PRELUDE: &str = "
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local interval = tonumber(ARGV[1])
+local tolerance = tonumber(ARGV[2])
+";
+
+/// One grant decision of the shared upstream budget.
+///
+/// Pacing is GCRA over one theoretical arrival time (`tat`) for the whole API client, plus
+/// the pause an upstream 429 imposes. The order across teams is start-time fair queuing on
+/// shared virtual times: every team has a virtual time `vt` that grows by `1/weight` per
+/// permit; the next permit goes to the active team with the smallest `vt`, wherever it
+/// waits. A replica passes the teams it holds waiters for (its heartbeat, which makes them
+/// "active" for `active_us`); the script grants to the smallest of them only if no team
+/// active on another replica is due before it, else it answers "fair" and that replica asks
+/// again shortly. A team that (re)joins starts at the current virtual clock: no credit for
+/// idling. A replica that stops holding a team drops its heartbeat in the same call.
+///
+/// KEYS: budget hash (tat, vclock, pause), virtual times hash, heartbeats hash.
+/// ARGV: interval_us, tolerance_us, active_us, pause_us (0: none), replica id, then
+/// team, weight pairs. Returns {granted team or "", wait_us, reason}.
+pub static BUDGET: LazyLock<Script> = LazyLock::new(|| {
+    script(
+        r#"
+local active = tonumber(ARGV[3])
+local pause_req = tonumber(ARGV[4])
+local replica = ARGV[5]
+local plen = string.len(replica) + 1
+local ttl = 3600000
+for i = 1, 3 do redis.call('PEXPIRE', KEYS[i], ttl) end
+
+local pause = tonumber(redis.call('HGET', KEYS[1], 'pause') or '0')
+if pause_req > 0 and now + pause_req > pause then
+  pause = now + pause_req
+  redis.call('HSET', KEYS[1], 'pause', string.format('%d', pause))
+end
+local vclock = tonumber(redis.call('HGET', KEYS[1], 'vclock') or '0')
+
+local mine = {}
+for i = 6, #ARGV, 2 do
+  local team = ARGV[i]
+  mine[team] = true
+  local field = replica .. ':' .. team
+  local seen = tonumber(redis.call('HGET', KEYS[3], field) or '0')
+  if now - seen > active then
+    local vt = tonumber(redis.call('HGET', KEYS[2], team) or '0')
+    if vt < vclock then redis.call('HSET', KEYS[2], team, tostring(vclock)) end
+  end
+  redis.call('HSET', KEYS[3], field, string.format('%d', now))
+end
+
+-- The smallest virtual time among teams waiting elsewhere (and tidy stale heartbeats).
+local others = nil
+local seen = redis.call('HGETALL', KEYS[3])
+for i = 1, #seen, 2 do
+  local field = seen[i]
+  local is_mine = string.sub(field, 1, plen) == replica .. ':'
+  local team = string.sub(field, plen + 1)
+  if now - tonumber(seen[i + 1]) > active or (is_mine and not mine[team]) then
+    redis.call('HDEL', KEYS[3], field)
+  elseif not is_mine then
+    local v = tonumber(redis.call('HGET', KEYS[2], team) or '0')
+    if others == nil or v < others then others = v end
+  end
+end
+
+if #ARGV < 6 then return {'', 0, 'idle'} end
+if pause > now then return {'', pause - now, 'pause'} end
+local tat = tonumber(redis.call('HGET', KEYS[1], 'tat') or '0')
+if tat < now then tat = now end
+if tat - tolerance > now then return {'', tat - tolerance - now, 'pace'} end
+
+local best, bestv, bestw = nil, 0, 1
+for i = 6, #ARGV, 2 do
+  local v = tonumber(redis.call('HGET', KEYS[2], ARGV[i]) or '0')
+  if best == nil or v < bestv then best, bestv, bestw = ARGV[i], v, tonumber(ARGV[i + 1]) end
+end
+if others ~= nil and others < bestv - 1e-9 then
+  return {'', math.floor(interval / 4), 'fair'}
+end
+redis.call('HSET', KEYS[1], 'tat', string.format('%d', tat + interval))
+redis.call('HSET', KEYS[1], 'vclock', tostring(bestv))
+redis.call('HSET', KEYS[2], best, tostring(bestv + 1 / bestw))
+return {best, 0, 'grant'}
+"#,
+    )
+});
+
+/// One team's limit: GCRA on one key. Reserves the slot only when its wait is within the
+/// caller's bound. ARGV: interval_us, tolerance_us, max_wait_us.
+/// Returns {1 if reserved else 0, wait_us, ahead_us (tat - now after the decision)}.
+pub static TEAM_LIMIT: LazyLock<Script> = LazyLock::new(|| {
+    script(
+        r#"
+local max_wait = tonumber(ARGV[3])
+local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
+if tat < now then tat = now end
+local wait = tat - tolerance - now
+if wait < 0 then wait = 0 end
+if wait > max_wait then return {0, wait, tat - now} end
+local new = tat + interval
+redis.call('SET', KEYS[1], string.format('%d', new), 'PX', math.floor((new - now) / 1000) + 1000)
+return {1, wait, new - now}
+"#,
+    )
+});

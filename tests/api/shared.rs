@@ -1,0 +1,337 @@
+//! Two replicas sharing one Redis (a real `redis-server` on loopback, started per test) and
+//! one simulator: the budget, the fair order, team limits, idempotency keys and finished
+//! results hold across replicas; losing Redis falls back safely and sharing resumes.
+use crate::helpers::{flood, settings_for, spawn_gateway, team, token_for, unknown_id, TestApp};
+use reportgate::auth::settings::NamedTeamPolicy;
+use reportgate::config::Settings;
+use reportgate::simulator::{Simulator, SimulatorHandle};
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A `redis-server` of this test's own on 127.0.0.1, stopped when dropped.
+pub struct RedisServer {
+    port: u16,
+    dir: std::path::PathBuf,
+    child: Option<Child>,
+}
+
+impl RedisServer {
+    pub fn start() -> Self {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let dir = std::env::temp_dir().join(format!("rg-redis-{}", unknown_id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut r = Self {
+            port,
+            dir,
+            child: None,
+        };
+        r.restart();
+        r
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/0", self.port)
+    }
+
+    /// Starts (again) on the same port, empty, and waits until it answers PING.
+    pub fn restart(&mut self) {
+        let child = Command::new("redis-server")
+            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no"])
+            .arg("--dir")
+            .arg(&self.dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("redis-server is installed (scripts/test.sh installs it from apt)");
+        self.child = Some(child);
+        for _ in 0..250 {
+            if self.ping() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!("redis-server did not start on port {}", self.port);
+    }
+
+    pub fn stop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            c.kill().ok();
+            c.wait().ok();
+        }
+    }
+
+    fn ping(&self) -> bool {
+        let Ok(mut s) = TcpStream::connect(("127.0.0.1", self.port)) else {
+            return false;
+        };
+        s.set_read_timeout(Some(Duration::from_millis(200))).ok();
+        let mut buf = [0u8; 7];
+        s.write_all(b"PING\r\n").is_ok() && s.read_exact(&mut buf).is_ok() && &buf == b"+PONG\r\n"
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        self.stop();
+        std::fs::remove_dir_all(&self.dir).ok();
+    }
+}
+
+/// Settings of one replica: the simulator's, plus the shared Redis and these teams.
+fn replica_settings(
+    sim: &SimulatorHandle,
+    redis: &RedisServer,
+    teams: &[NamedTeamPolicy],
+) -> Settings {
+    let mut s = settings_for(sim);
+    s.redis.url = Some(redis.url());
+    s.redis.fallback_share = 0.5;
+    s.redis.check_interval = Duration::from_millis(200);
+    s.policy.teams.extend(teams.iter().cloned());
+    s
+}
+
+/// Two replicas in front of one simulator, both using `redis`; waits until both share.
+async fn two_replicas(
+    sim: SimulatorHandle,
+    redis: &RedisServer,
+    teams: &[NamedTeamPolicy],
+) -> (TestApp, TestApp) {
+    let a = spawn_gateway(sim.clone(), replica_settings(&sim, redis, teams));
+    let b = spawn_gateway(sim.clone(), replica_settings(&sim, redis, teams));
+    for app in [&a, &b] {
+        wait_for_mode(app, "shared").await;
+    }
+    (a, b)
+}
+
+/// The Redis mode a replica reports in /readyz, waited for (bounded).
+async fn wait_for_mode(app: &TestApp, mode: &str) {
+    let mut last = String::new();
+    for _ in 0..100 {
+        let r = app
+            .http
+            .get(format!("{}/readyz", app.admin_address))
+            .send()
+            .await;
+        if let Ok(mut r) = r {
+            let body: serde_json::Value = r.json().await.unwrap_or_default();
+            last = body["checks"]["redis"].as_str().unwrap_or("").to_owned();
+            if last == mode {
+                return;
+            }
+        }
+        actix_rt::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("replica never reported redis={mode} (last: {last})");
+}
+
+async fn metric(app: &TestApp, name: &str) -> f64 {
+    let text = app
+        .http
+        .get(format!("{}/metrics", app.admin_address))
+        .send()
+        .await
+        .unwrap()
+        .body()
+        .await
+        .unwrap();
+    let text = String::from_utf8_lossy(&text).into_owned();
+    text.lines()
+        .find_map(|l| l.strip_prefix(&format!("{name} ")))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no {name} in /metrics"))
+}
+
+fn served(r: &[(u16, Duration)]) -> usize {
+    r.iter().filter(|(s, _)| *s == 404).count()
+}
+
+#[actix_rt::test]
+async fn two_replicas_at_three_times_the_budget_cause_zero_upstream_429s_use_the_budget_and_share_it_fairly(
+) {
+    let redis = RedisServer::start();
+    // The simulator enforces the documented 100 requests per 10 s for the one API client.
+    let sim = Simulator::builder().start().unwrap();
+    let wait = Duration::from_secs(3);
+    let teams = [
+        team("alpha", 1000.0, 1000, wait),
+        team("beta", 1000.0, 1000, wait),
+        team("gamma", 1000.0, 1000, wait),
+    ];
+    let (a, b) = two_replicas(sim, &redis, &teams).await;
+    let tok = |t: &str| token_for(&a.settings, "u", t);
+    // 30 requests/s in all, 3 × the budget: alpha only through A, beta only through B,
+    // gamma through both.
+    let secs = 20.0;
+    let started = Instant::now();
+    let (alpha, beta, gamma_a, gamma_b) = futures_util::join!(
+        flood(&a, tok("alpha"), 10.0, secs),
+        flood(&b, tok("beta"), 10.0, secs),
+        flood(&a, tok("gamma"), 5.0, secs),
+        flood(&b, tok("gamma"), 5.0, secs),
+    );
+    let elapsed = started.elapsed().as_secs_f64();
+    let c = a.sim.counters();
+    assert_eq!(c.rate_limited, 0, "the simulator never had to send a 429");
+    let all: Vec<(u16, Duration)> = [&alpha, &beta, &gamma_a, &gamma_b]
+        .iter()
+        .flat_map(|v| v.iter().copied())
+        .collect();
+    assert!(
+        all.iter().all(|(s, _)| matches!(s, 404 | 429)),
+        "served or refused"
+    );
+    assert_eq!(served(&all) as u64, c.result);
+    // The tenant allows 100 per 10 s; the two replicas together must have used >= 90 %.
+    let allowed = 100.0 * elapsed / 10.0;
+    let used = c.result as f64 / allowed;
+    let (sa, sb, sg) = (
+        served(&alpha) as f64,
+        served(&beta) as f64,
+        (served(&gamma_a) + served(&gamma_b)) as f64,
+    );
+    println!(
+        "two replicas, 3x budget, {elapsed:.1} s: {} upstream calls ({:.0} % of the tenant's limit), 0 upstream 429s; served alpha {sa} beta {sb} gamma {sg}",
+        c.result,
+        used * 100.0
+    );
+    assert!(
+        used >= 0.90,
+        "only {:.1} % of the budget used",
+        used * 100.0
+    );
+    let (hi, lo) = (sa.max(sb).max(sg), sa.min(sb).min(sg));
+    assert!(
+        (hi - lo) / hi <= 0.10,
+        "teams served {sa}, {sb}, {sg}: not within 10 %"
+    );
+}
+
+#[actix_rt::test]
+async fn a_teams_limit_holds_across_replicas() {
+    let redis = RedisServer::start();
+    let sim = Simulator::builder().start().unwrap();
+    // One request per 10 s, no holding: the second anywhere is refused.
+    let teams = [team("slow", 0.1, 1, Duration::ZERO)];
+    let (a, b) = two_replicas(sim, &redis, &teams).await;
+    let token = token_for(&a.settings, "u", "slow");
+    let path = format!("/v1/reports/{}", unknown_id());
+    let first = a.request_as(&token, "GET", &path, None).await;
+    assert_eq!(first.status, 404, "{}", first.text());
+    let second = b.request_as(&token, "GET", &path, None).await;
+    assert_eq!(second.status, 429, "{}", second.text());
+    assert_eq!(second.json()["error"], "rate_limited");
+    let retry: u64 = second.header("retry-after").unwrap().parse().unwrap();
+    assert!((8..=10).contains(&retry), "Retry-After {retry}");
+    assert_eq!(
+        a.sim.counters().result,
+        1,
+        "the refused request cost no upstream call"
+    );
+}
+
+#[actix_rt::test]
+async fn an_idempotency_key_used_on_one_replica_is_honoured_on_the_other() {
+    let redis = RedisServer::start();
+    let sim = Simulator::builder().start().unwrap();
+    let (a, b) = two_replicas(sim, &redis, &[]).await;
+    let body = r#"{"type":"IDENTITIES","arguments":{}}"#;
+    let key = [("idempotency-key", "nightly-2026-11-28")];
+    let first = a
+        .request_with("POST", "/v1/reports", Some(body), &key)
+        .await;
+    assert_eq!(first.status, 202, "{}", first.text());
+    let again = b
+        .request_with("POST", "/v1/reports", Some(body), &key)
+        .await;
+    assert_eq!(again.status, 202, "{}", again.text());
+    assert_eq!(again.header("idempotent-replayed").as_deref(), Some("true"));
+    assert_eq!(again.json()["id"], first.json()["id"]);
+    assert_eq!(again.header("location"), first.header("location"));
+    assert_eq!(
+        a.sim.counters().run,
+        1,
+        "one upstream run for both replicas"
+    );
+    let other = r#"{"type":"ORPHAN_IDENTITIES","arguments":{}}"#;
+    let reused = b
+        .request_with("POST", "/v1/reports", Some(other), &key)
+        .await;
+    assert_eq!(reused.status, 422);
+    assert_eq!(reused.json()["error"], "idempotency_key_reused");
+    assert_eq!(a.sim.counters().run, 1);
+}
+
+#[actix_rt::test]
+async fn a_finished_report_read_on_one_replica_costs_the_other_no_upstream_call() {
+    let redis = RedisServer::start();
+    let sim = Simulator::builder()
+        .report_duration(Duration::ZERO)
+        .start()
+        .unwrap();
+    let (a, b) = two_replicas(sim, &redis, &[]).await;
+    let id = a.run_accounts().await;
+    let first = a.status(&id).await;
+    assert_eq!(first.json()["status"], "SUCCESS", "{}", first.text());
+    let calls = a.sim.counters().result;
+    let other = b.status(&id).await;
+    assert_eq!(other.status, 200);
+    assert_eq!(other.json(), first.json());
+    assert_eq!(a.sim.counters().result, calls, "served from Redis");
+}
+
+#[actix_rt::test]
+async fn losing_redis_mid_flood_falls_back_without_upstream_429s_and_sharing_resumes() {
+    let mut redis = RedisServer::start();
+    let sim = Simulator::builder().start().unwrap();
+    let wait = Duration::from_secs(3);
+    let teams = [
+        team("alpha", 1000.0, 1000, wait),
+        team("beta", 1000.0, 1000, wait),
+    ];
+    let (a, b) = two_replicas(sim, &redis, &teams).await;
+    let tok = |t: &str| token_for(&a.settings, "u", t);
+    let secs = 21.0;
+    let outage = async {
+        actix_rt::time::sleep(Duration::from_secs(6)).await;
+        redis.stop();
+        for app in [&a, &b] {
+            wait_for_mode(app, "fallback").await;
+            assert_eq!(metric(app, "reportgate_redis_fallback").await, 1.0);
+        }
+        actix_rt::time::sleep(Duration::from_secs(6)).await;
+        redis.restart();
+        for app in [&a, &b] {
+            wait_for_mode(app, "shared").await;
+            assert_eq!(metric(app, "reportgate_redis_fallback").await, 0.0);
+            assert!(metric(app, "reportgate_redis_fallbacks_total").await >= 1.0);
+        }
+    };
+    let (alpha, beta, _) = futures_util::join!(
+        flood(&a, tok("alpha"), 15.0, secs),
+        flood(&b, tok("beta"), 15.0, secs),
+        outage,
+    );
+    let c = a.sim.counters();
+    assert_eq!(
+        c.rate_limited, 0,
+        "no upstream 429 before, during or after the outage"
+    );
+    assert!(alpha
+        .iter()
+        .chain(&beta)
+        .all(|(s, _)| matches!(s, 404 | 429)));
+    assert!(served(&alpha) > 0 && served(&beta) > 0);
+    println!(
+        "Redis outage mid-flood: {} upstream calls in {secs} s, 0 upstream 429s",
+        c.result
+    );
+}
