@@ -155,33 +155,37 @@ fn served(r: &[(u16, Duration)]) -> usize {
 }
 
 #[actix_rt::test]
-async fn two_replicas_at_three_times_the_budget_cause_zero_upstream_429s_use_the_budget_and_share_it_fairly(
+async fn two_replicas_at_four_times_the_budget_cause_zero_upstream_429s_use_the_budget_and_share_it_by_weight(
 ) {
     let redis = RedisServer::start();
     // The simulator enforces the documented 100 requests per 10 s for the one API client.
     let sim = Simulator::builder().start().unwrap();
     let wait = Duration::from_secs(3);
-    let teams = [
+    let mut teams = vec![
         team("alpha", 1000.0, 1000, wait),
         team("beta", 1000.0, 1000, wait),
         team("gamma", 1000.0, 1000, wait),
+        team("delta", 1000.0, 1000, wait),
     ];
+    teams[3].policy.weight = 2;
     let (a, b) = two_replicas(sim, &redis, &teams).await;
     let tok = |t: &str| token_for(&a.settings, "u", t);
-    // 30 requests/s in all, 3 × the budget: alpha only through A, beta only through B,
-    // gamma through both.
+    // 40 requests/s in all, 4 × the budget: alpha only through A, beta only through B,
+    // gamma and delta (weight 2) through both.
     let secs = 20.0;
     let started = Instant::now();
-    let (alpha, beta, gamma_a, gamma_b) = futures_util::join!(
+    let (alpha, beta, gamma_a, gamma_b, delta_a, delta_b) = futures_util::join!(
         flood(&a, tok("alpha"), 10.0, secs),
         flood(&b, tok("beta"), 10.0, secs),
         flood(&a, tok("gamma"), 5.0, secs),
         flood(&b, tok("gamma"), 5.0, secs),
+        flood(&a, tok("delta"), 5.0, secs),
+        flood(&b, tok("delta"), 5.0, secs),
     );
     let elapsed = started.elapsed().as_secs_f64();
     let c = a.sim.counters();
     assert_eq!(c.rate_limited, 0, "the simulator never had to send a 429");
-    let all: Vec<(u16, Duration)> = [&alpha, &beta, &gamma_a, &gamma_b]
+    let all: Vec<(u16, Duration)> = [&alpha, &beta, &gamma_a, &gamma_b, &delta_a, &delta_b]
         .iter()
         .flat_map(|v| v.iter().copied())
         .collect();
@@ -189,17 +193,19 @@ async fn two_replicas_at_three_times_the_budget_cause_zero_upstream_429s_use_the
         all.iter().all(|(s, _)| matches!(s, 404 | 429)),
         "served or refused"
     );
-    assert_eq!(served(&all) as u64, c.result);
+    let total = served(&all) as f64;
+    assert_eq!(total as u64, c.result);
     // The tenant allows 100 per 10 s; the two replicas together must have used >= 90 %.
     let allowed = 100.0 * elapsed / 10.0;
     let used = c.result as f64 / allowed;
-    let (sa, sb, sg) = (
-        served(&alpha) as f64,
-        served(&beta) as f64,
-        (served(&gamma_a) + served(&gamma_b)) as f64,
-    );
+    let shares = [
+        ("alpha", served(&alpha) as f64, 1.0),
+        ("beta", served(&beta) as f64, 1.0),
+        ("gamma", (served(&gamma_a) + served(&gamma_b)) as f64, 1.0),
+        ("delta", (served(&delta_a) + served(&delta_b)) as f64, 2.0),
+    ];
     println!(
-        "two replicas, 3x budget, {elapsed:.1} s: {} upstream calls ({:.0} % of the tenant's limit), 0 upstream 429s; served alpha {sa} beta {sb} gamma {sg}",
+        "two replicas, 4x budget, {elapsed:.1} s: {} upstream calls ({:.0} % of the tenant's limit), 0 upstream 429s; served {shares:?}",
         c.result,
         used * 100.0
     );
@@ -208,11 +214,14 @@ async fn two_replicas_at_three_times_the_budget_cause_zero_upstream_429s_use_the
         "only {:.1} % of the budget used",
         used * 100.0
     );
-    let (hi, lo) = (sa.max(sb).max(sg), sa.min(sb).min(sg));
-    assert!(
-        (hi - lo) / hi <= 0.10,
-        "teams served {sa}, {sb}, {sg}: not within 10 %"
-    );
+    // Each team within 10 % of its weighted fair share (weights 1, 1, 1, 2).
+    for (name, got, weight) in shares {
+        let fair = total * weight / 5.0;
+        assert!(
+            (got - fair).abs() / fair <= 0.10,
+            "{name} served {got}, fair share {fair:.0}: {shares:?}"
+        );
+    }
 }
 
 #[actix_rt::test]
