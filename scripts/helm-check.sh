@@ -47,8 +47,12 @@ done
 # The configuration the chart renders must load in the real binary.
 cargo build --quiet --bin reportgate
 work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+trap 'rm -rf "$work" "$work-redis" "$work-redis-ca"' EXIT
 for f in client-secret id-signing-key; do echo "value-of-${f}-0123456789abcdef0123456789" > "$work/$f"; done
+# The Redis password and CA Secrets mount beside the chart's own (all-on values use both).
+mkdir -p "$work-redis" "$work-redis-ca"
+echo "redis-password" > "$work-redis/password"
+cp tests/fixtures/test-rsa-public.pem "$work-redis-ca/ca.crt"
 for values in "--set tenant.baseUrl=https://acme.api.identitynow.com --set-json auth.issuers=[{\"issuer\":\"i\",\"audiences\":[\"a\"],\"jwks_url\":\"https://idp/jwks\"}]" "-f helm/ci/all-on-values.yaml"; do
   # shellcheck disable=SC2086
   "$tools/v35/helm/helm" template rg "$chart" $values --show-only templates/configmap.yaml \

@@ -57,6 +57,20 @@ limits:
 cache:
   {{- toYaml . | nindent 2 }}
 {{- end }}
+{{- if .Values.redis.url }}
+redis:
+  {{- $replicas := .Values.replicaCount | int }}
+  {{- if .Values.autoscaling.enabled }}{{ $replicas = .Values.autoscaling.maxReplicas | int }}{{ end }}
+  {{- $share := .Values.redis.fallbackShare | default (divf 1 (max $replicas 1)) }}
+  {{- $redis := dict "url" .Values.redis.url "fallback_share" $share }}
+  {{- if .Values.redis.passwordSecret.name }}
+  {{- $_ := set $redis "password_file" "/var/run/secrets/reportgate-redis/password" }}
+  {{- end }}
+  {{- if .Values.redis.caSecret.name }}
+  {{- $_ := set $redis "ca_file" "/var/run/secrets/reportgate-redis-ca/ca.crt" }}
+  {{- end }}
+  {{- toYaml (merge $redis .Values.redis.settings) | nindent 2 }}
+{{- end }}
 audit:
   stdout: {{ .Values.audit.stdout }}
   {{- if .Values.audit.file.enabled }}
