@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs every benchmark scenario and writes bench/RESULTS.md (machine, date, raw tables with
-# ratios). Takes about 5 minutes; loopback only; leaves no process behind.
+# ratios). Takes about 7 minutes; loopback only; leaves no process behind.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=$(mktemp)
@@ -18,6 +18,8 @@ out=$(mktemp)
   bench/run.sh stream
   TOKEN_TTL=6s TOKEN_MARGIN=2s DUR=15 bench/run.sh storm
   SECS="${SECS:-30}" bench/overload.sh | head -3
+  echo "== two replicas, one API client (two teams at 20 req/s + a quiet team at 1 req/s, round-robin over both)"
+  SECS="${SECS:-30}" bench/replicas.sh | head -3
   echo '```'
 } 2>&1 | grep -v "^== simulator counters" | tee "$out"
 mv "$out" bench/RESULTS.md

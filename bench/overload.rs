@@ -2,14 +2,16 @@
 //! (reportgate or a peer), loopback only, every request bounded by a client timeout.
 //! Prints one JSON line: per-team served/refused, wait p50/p99, and Jain's fairness index.
 //!
-//! cargo run --release --example overload -- --target http://127.0.0.1:8080 \
+//! cargo run --release --example overload -- --target http://127.0.0.1:8080 [--target …] \
 //!     --path /v3/reports/ID/result --rate 30 --secs 30 --team t0=TOKEN0 --team t1=TOKEN1
 use futures_util::future::join_all;
 use serde_json::json;
 use std::time::{Duration, Instant};
 
 struct Args {
-    target: String,
+    /// One or more targets: request i of a team goes to target i mod n (round-robin, as a
+    /// Kubernetes Service spreads a team's requests over replicas).
+    targets: Vec<String>,
     path: String,
     rate: f64,
     secs: f64,
@@ -18,7 +20,7 @@ struct Args {
 
 fn args() -> Args {
     let mut a = Args {
-        target: String::new(),
+        targets: vec![],
         path: String::new(),
         rate: 30.0,
         secs: 30.0,
@@ -28,7 +30,7 @@ fn args() -> Args {
     while let Some(k) = it.next() {
         let v = it.next().unwrap_or_else(|| panic!("{k} needs a value"));
         match k.as_str() {
-            "--target" => a.target = v,
+            "--target" => a.targets.push(v),
             "--path" => a.path = v,
             "--rate" => a.rate = v.parse().expect("rate"),
             "--secs" => a.secs = v.parse().expect("secs"),
@@ -43,10 +45,13 @@ fn args() -> Args {
             _ => panic!("unknown argument {k}"),
         }
     }
-    assert!(
-        a.target.starts_with("http://127.") || a.target.starts_with("http://[::1]"),
-        "loopback only"
-    );
+    assert!(!a.targets.is_empty(), "--target is required");
+    for t in &a.targets {
+        assert!(
+            t.starts_with("http://127.") || t.starts_with("http://[::1]"),
+            "loopback only"
+        );
+    }
     a
 }
 
@@ -66,7 +71,7 @@ async fn main() {
         .finish();
     let start = Instant::now();
     let per_team = a.teams.iter().map(|(team, token, rate)| {
-        let (http, url) = (&http, format!("{}{}", a.target, a.path));
+        let (http, targets, path) = (&http, &a.targets, &a.path);
         let rate = if rate.is_nan() { a.rate } else { *rate };
         let n = (rate * a.secs) as usize;
         let gap = Duration::from_secs_f64(1.0 / rate);
@@ -74,7 +79,8 @@ async fn main() {
             let calls = (0..n).map(|i| {
                 // `{id}` in the path becomes a fresh report id per request, so that no two
                 // requests can be answered by one upstream call (no coalescing, no cache).
-                let url = url.replace("{id}", &format!("{:032x}", rand::random::<u128>()));
+                let url = format!("{}{path}", targets[i % targets.len()])
+                    .replace("{id}", &format!("{:032x}", rand::random::<u128>()));
                 async move {
                     actix_rt::time::sleep_until((start + gap * i as u32).into()).await;
                     let t0 = Instant::now();
@@ -138,7 +144,7 @@ async fn main() {
     println!(
         "{}",
         json!({
-            "target": a.target, "sent": total, "served": ok_total,
+            "targets": a.targets, "elapsed_s": start.elapsed().as_secs_f64(), "sent": total, "served": ok_total,
             "success_rate": ok_total as f64 / total.max(1) as f64,
             "jain_index": jain, "teams": teams,
         })
