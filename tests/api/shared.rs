@@ -15,10 +15,17 @@ pub struct RedisServer {
     port: u16,
     dir: std::path::PathBuf,
     child: Option<Child>,
+    /// Extra arguments (TLS, password); with them, readiness is "the port accepts".
+    extra: Vec<String>,
 }
 
 impl RedisServer {
     pub fn start() -> Self {
+        Self::start_with(vec![])
+    }
+
+    /// A server with extra arguments; `{port}` in them is filled in.
+    pub fn start_with(extra: Vec<String>) -> Self {
         let port = TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -26,10 +33,15 @@ impl RedisServer {
             .port();
         let dir = std::env::temp_dir().join(format!("rg-redis-{}", unknown_id()));
         std::fs::create_dir_all(&dir).unwrap();
+        let extra = extra
+            .into_iter()
+            .map(|a| a.replace("{port}", &port.to_string()))
+            .collect();
         let mut r = Self {
             port,
             dir,
             child: None,
+            extra,
         };
         r.restart();
         r
@@ -41,8 +53,16 @@ impl RedisServer {
 
     /// Starts (again) on the same port, empty, and waits until it answers PING.
     pub fn restart(&mut self) {
+        let port = self.port.to_string();
+        let plain = if self.extra.is_empty() {
+            vec!["--port", &port]
+        } else {
+            vec![]
+        };
         let child = Command::new("redis-server")
-            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
+            .args(plain)
+            .args(&self.extra)
+            .args(["--bind", "127.0.0.1"])
             .args(["--save", "", "--appendonly", "no"])
             .arg("--dir")
             .arg(&self.dir)
@@ -71,6 +91,9 @@ impl RedisServer {
         let Ok(mut s) = TcpStream::connect(("127.0.0.1", self.port)) else {
             return false;
         };
+        if !self.extra.is_empty() {
+            return true;
+        }
         s.set_read_timeout(Some(Duration::from_millis(200))).ok();
         let mut buf = [0u8; 7];
         s.write_all(b"PING\r\n").is_ok() && s.read_exact(&mut buf).is_ok() && &buf == b"+PONG\r\n"
@@ -343,4 +366,121 @@ async fn losing_redis_mid_flood_falls_back_without_upstream_429s_and_sharing_res
         "Redis outage mid-flood: {} upstream calls in {secs} s, 0 upstream 429s",
         c.result
     );
+}
+
+#[actix_rt::test]
+async fn redis_over_tls_with_a_password_is_shared_and_a_wrong_password_falls_back_without_leaking_it(
+) {
+    let cert = rcgen::generate_simple_self_signed(vec!["127.0.0.1".into()]).unwrap();
+    let password = "redis-pass-7f3a9c1e";
+    let certs = std::env::temp_dir().join(format!("rg-redis-tls-{}", unknown_id()));
+    std::fs::create_dir_all(&certs).unwrap();
+    let (cert_file, key_file) = (certs.join("cert.pem"), certs.join("key.pem"));
+    std::fs::write(&cert_file, cert.cert.pem()).unwrap();
+    std::fs::write(&key_file, cert.key_pair.serialize_pem()).unwrap();
+    let redis = RedisServer::start_with(
+        [
+            "--port",
+            "0",
+            "--tls-port",
+            "{port}",
+            "--tls-auth-clients",
+            "no",
+            "--tls-cert-file",
+            cert_file.to_str().unwrap(),
+            "--tls-key-file",
+            key_file.to_str().unwrap(),
+            "--requirepass",
+            password,
+        ]
+        .map(String::from)
+        .to_vec(),
+    );
+    let ca = cert_file.clone();
+    let sim = Simulator::builder().start().unwrap();
+    let tls_settings = |pw: &str| {
+        let mut s = replica_settings(&sim, &redis, &[]);
+        s.redis.url = Some(redis.url().replace("redis://", "rediss://"));
+        s.redis.ca_file = Some(ca.clone());
+        s.redis.password = Some(reportgate::secret::Secret::new(pw.into()));
+        s
+    };
+    let good = spawn_gateway(sim.clone(), tls_settings(password));
+    wait_for_mode(&good, "shared").await;
+    // The shared path works end to end over TLS: an idempotent run is claimed in Redis.
+    let key = [("idempotency-key", "tls-check")];
+    let r = good
+        .request_with(
+            "POST",
+            "/v1/reports",
+            Some(r#"{"type":"IDENTITIES"}"#),
+            &key,
+        )
+        .await;
+    assert_eq!(r.status, 202, "{}", r.text());
+
+    // Connections the server has seen, asked over TLS with the right password.
+    let connections = || {
+        let out = Command::new("redis-cli")
+            .args([
+                "--tls",
+                "--cacert",
+                cert_file.to_str().unwrap(),
+                "--no-auth-warning",
+            ])
+            .args([
+                "-a",
+                password,
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &redis.port.to_string(),
+            ])
+            .args(["INFO", "stats"])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .find_map(|l| l.strip_prefix("total_connections_received:"))
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .expect("redis-cli INFO stats")
+    };
+    let before = connections();
+    let bad = spawn_gateway(sim.clone(), tls_settings("wrong-password"));
+    // Wait (bounded) until the bad replica has tried at least twice: it connected over TLS
+    // and was refused at AUTH, and stays on its fallback share.
+    // (Each INFO call is one connection of its own, counted out.)
+    let mut tried = false;
+    for polls in 1..=100 {
+        if connections() >= before + polls + 2 {
+            tried = true;
+            break;
+        }
+        actix_rt::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(
+        tried,
+        "the replica with the wrong password never tried to connect"
+    );
+    // It serves (in fallback) and never becomes shared with a refused password.
+    let r = bad
+        .request("GET", &format!("/v1/reports/{}", unknown_id()), None)
+        .await;
+    assert_eq!(r.status, 404);
+    wait_for_mode(&bad, "fallback").await;
+    for app in [&good, &bad] {
+        let metrics = app
+            .http
+            .get(format!("{}/metrics", app.admin_address))
+            .send()
+            .await
+            .unwrap()
+            .body()
+            .await
+            .unwrap();
+        assert!(!String::from_utf8_lossy(&metrics).contains("redis-pass"));
+        let audit = serde_json::to_string(&app.audit_lines()).unwrap();
+        assert!(!audit.contains("redis-pass"));
+    }
+    std::fs::remove_dir_all(&certs).ok();
 }
