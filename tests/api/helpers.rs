@@ -321,3 +321,17 @@ pub async fn flood(app: &TestApp, token: String, rate: f64, secs: f64) -> Vec<(u
     });
     futures_util::future::join_all(calls).await
 }
+
+/// The admin listener's /metrics text.
+pub async fn scrape(app: &TestApp) -> String {
+    let r = app.raw_request_to(&app.admin_address, "/metrics").await;
+    assert_eq!(r.status, 200);
+    r.text()
+}
+
+/// The value of one series in a text exposition (labels given in their exposed order).
+pub fn value(text: &str, series: &str) -> Option<f64> {
+    text.lines()
+        .find(|l| l.starts_with(series) && l[series.len()..].starts_with(' '))
+        .and_then(|l| l.rsplit(' ').next()?.parse().ok())
+}

@@ -1,22 +1,9 @@
 //! Metrics a real Prometheus scrapes, bounded labels, readiness and graceful shutdown.
-use crate::helpers::{spawn_with, unknown_id, TestApp};
+use crate::helpers::{scrape, spawn_with, unknown_id, value, TestApp};
 use reportgate::simulator::{Simulator, SimulatorHandle};
 use std::io::Write;
 use std::process::{Command, Stdio};
 use std::time::Duration;
-
-async fn scrape(app: &TestApp) -> String {
-    let r = app.raw_request_to(&app.admin_address, "/metrics").await;
-    assert_eq!(r.status, 200);
-    r.text()
-}
-
-/// The value of one series in a text exposition (labels given in their exposed order).
-fn value(text: &str, series: &str) -> Option<f64> {
-    text.lines()
-        .find(|l| l.starts_with(series) && l[series.len()..].starts_with(' '))
-        .and_then(|l| l.rsplit(' ').next()?.parse().ok())
-}
 
 async fn drive(app: &TestApp) -> String {
     let id = app.run_accounts().await;

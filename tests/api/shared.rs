@@ -1,7 +1,9 @@
 //! Two replicas sharing one Redis (a real `redis-server` on loopback, started per test) and
 //! one simulator: the budget, the fair order, team limits, idempotency keys and finished
 //! results hold across replicas; losing Redis falls back safely and sharing resumes.
-use crate::helpers::{flood, settings_for, spawn_gateway, team, token_for, unknown_id, TestApp};
+use crate::helpers::{
+    flood, scrape, settings_for, spawn_gateway, team, token_for, unknown_id, value, TestApp,
+};
 use reportgate::auth::settings::NamedTeamPolicy;
 use reportgate::config::Settings;
 use reportgate::simulator::{Simulator, SimulatorHandle};
@@ -157,20 +159,7 @@ async fn wait_for_mode(app: &TestApp, mode: &str) {
 }
 
 async fn metric(app: &TestApp, name: &str) -> f64 {
-    let text = app
-        .http
-        .get(format!("{}/metrics", app.admin_address))
-        .send()
-        .await
-        .unwrap()
-        .body()
-        .await
-        .unwrap();
-    let text = String::from_utf8_lossy(&text).into_owned();
-    text.lines()
-        .find_map(|l| l.strip_prefix(&format!("{name} ")))
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or_else(|| panic!("no {name} in /metrics"))
+    value(&scrape(app).await, name).unwrap_or_else(|| panic!("no {name} in /metrics"))
 }
 
 fn served(r: &[(u16, Duration)]) -> usize {
@@ -469,16 +458,7 @@ async fn redis_over_tls_with_a_password_is_shared_and_a_wrong_password_falls_bac
     assert_eq!(r.status, 404);
     wait_for_mode(&bad, "fallback").await;
     for app in [&good, &bad] {
-        let metrics = app
-            .http
-            .get(format!("{}/metrics", app.admin_address))
-            .send()
-            .await
-            .unwrap()
-            .body()
-            .await
-            .unwrap();
-        assert!(!String::from_utf8_lossy(&metrics).contains("redis-pass"));
+        assert!(!scrape(app).await.contains("redis-pass"));
         let audit = serde_json::to_string(&app.audit_lines()).unwrap();
         assert!(!audit.contains("redis-pass"));
     }
