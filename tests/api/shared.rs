@@ -6,7 +6,7 @@ use crate::helpers::{
 };
 use reportgate::auth::settings::NamedTeamPolicy;
 use reportgate::config::Settings;
-use reportgate::simulator::{Simulator, SimulatorHandle};
+use reportgate::simulator::{FaultAction, Op, Simulator, SimulatorHandle};
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
@@ -463,4 +463,51 @@ async fn redis_over_tls_with_a_password_is_shared_and_a_wrong_password_falls_bac
         assert!(!audit.contains("redis-pass"));
     }
     std::fs::remove_dir_all(&certs).ok();
+}
+
+#[actix_rt::test]
+async fn an_upstream_429_seen_by_one_replica_pauses_the_other_too() {
+    let redis = RedisServer::start();
+    let sim = Simulator::builder().start().unwrap();
+    let wait = Duration::from_secs(10);
+    let (a, b) = two_replicas(sim, &redis, &[team("t", 1000.0, 1000, wait)]).await;
+    let token = token_for(&a.settings, "u", "t");
+    a.sim.fail_next(
+        Op::Result,
+        FaultAction::RateLimited {
+            retry_after: "3".into(),
+        },
+        1,
+    );
+    let paths: Vec<String> = (0..4)
+        .map(|_| format!("/v1/reports/{}", unknown_id()))
+        .collect();
+    let first = a.request_as(&token, "GET", &paths[0], None);
+    // Callers of the other replica arrive while the pause holds.
+    let later = async {
+        actix_rt::time::sleep(Duration::from_millis(300)).await;
+        let calls = paths[1..]
+            .iter()
+            .map(|p| b.request_as(&token, "GET", p, None));
+        futures_util::future::join_all(calls).await
+    };
+    let (first, later) = futures_util::join!(first, later);
+    assert_eq!(first.status, 404, "held and retried, not failed");
+    assert!(
+        later.iter().all(|r| r.status == 404),
+        "no caller saw the 429"
+    );
+    let times = a.sim.call_times();
+    assert_eq!(
+        times.len(),
+        5,
+        "the 429'd call, its retry and three from replica B"
+    );
+    for t in &times[1..] {
+        let gap = t.duration_since(times[0]);
+        assert!(
+            gap >= Duration::from_millis(2950),
+            "an upstream call {gap:?} after the 429"
+        );
+    }
 }
