@@ -257,7 +257,12 @@ impl Settings {
 
     /// The effective configuration as YAML-ish JSON, secrets redacted.
     pub fn redacted(&self) -> serde_json::Value {
-        serde_json::to_value(self).expect("settings serialize")
+        let mut v = serde_json::to_value(self).expect("settings serialize");
+        // Secrets serialize as [REDACTED]; a password written into the Redis URL would not.
+        if let Some(url) = self.redis.url.as_deref() {
+            v["redis"]["url"] = crate::shared::redact_url(url).into();
+        }
+        v
     }
 }
 

@@ -163,6 +163,7 @@ impl Report {
         (status = 400, description = "Invalid JSON, unknown type or invalid arguments", body = ErrorBody),
         (status = 401, description = "No valid bearer token", body = ErrorBody),
         (status = 403, description = "The team's policy does not allow this type or source", body = ErrorBody),
+        (status = 409, description = "A request with this Idempotency-Key is still in progress on another replica", body = ErrorBody),
         (status = 422, description = "The Idempotency-Key was used for a different request", body = ErrorBody),
         (status = 413, description = "Body too large", body = ErrorBody),
         (status = 429, description = "IdentityNow's rate limit was reached; see Retry-After", body = ErrorBody),

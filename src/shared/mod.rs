@@ -178,6 +178,18 @@ impl KindName for redis::RedisError {
     }
 }
 
+/// The URL with any password replaced, for printing.
+pub fn redact_url(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("REDACTED"));
+            u.to_string()
+        }
+        Ok(u) => u.to_string(),
+        Err(_) => "[unparseable]".into(),
+    }
+}
+
 /// Let tests and operators see the mode: "shared", "fallback" or "disabled".
 pub fn mode(store: Option<&SharedStore>) -> &'static str {
     match store {

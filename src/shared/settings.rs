@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 use std::time::Duration;
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Clone, Serialize, Deserialize)]
 pub struct RedisSettings {
     /// `redis://host:6379/0`, or `rediss://` for TLS. Unset: everything stays in-process.
     pub url: Option<String>,
@@ -29,6 +29,22 @@ pub struct RedisSettings {
     /// While Redis is down, each replica takes this share of the upstream budget and of each
     /// team's limit (1/replicas keeps the sum within the tenant's limit).
     pub fallback_share: f64,
+}
+
+impl std::fmt::Debug for RedisSettings {
+    /// Like the derived one, but a password inside the URL is never shown.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisSettings")
+            .field("url", &self.url.as_deref().map(super::redact_url))
+            .field("password", &self.password)
+            .field("password_file", &self.password_file)
+            .field("username", &self.username)
+            .field("ca_file", &self.ca_file)
+            .field("key_prefix", &self.key_prefix)
+            .field("timeout", &self.timeout)
+            .field("fallback_share", &self.fallback_share)
+            .finish_non_exhaustive()
+    }
 }
 
 impl RedisSettings {
@@ -144,6 +160,17 @@ mod tests {
         let mut problems = Vec::new();
         settings("rediss://cache.internal:6380/2").validate(&mut problems);
         assert!(problems.is_empty(), "{problems:?}");
+    }
+
+    #[test]
+    fn a_redis_password_never_shows_in_printed_settings() {
+        let mut s = crate::config::Settings::defaults();
+        s.redis.url = Some("redis://:in-url-secret@cache:6379/0".into());
+        s.redis.password = Some(Secret::new("field-secret".into()));
+        let shown = format!("{} {:?}", s.redacted(), s);
+        assert!(!shown.contains("in-url-secret"), "{shown}");
+        assert!(!shown.contains("field-secret"), "{shown}");
+        assert!(shown.contains("cache:6379"));
     }
 
     #[test]
