@@ -30,7 +30,7 @@ auth:
   issuers: [{issuer: soak, audiences: [reportgate], hmac_secret: "$KEY"}]
   id_signing_key: "$KEY"
 # Caches are bounded small here so that they reach their steady state during warm-up.
-cache: {file_max_bytes: 1000000, status_entries: 500}
+cache: {file_max_bytes: 1000000, files_capacity_mib: 2, status_entries: 500}
 limits: {max_wait: 5s}
 policy:
   teams:

@@ -9,6 +9,7 @@
 //! replica replays the same run and serves a finished report without an upstream call.
 use crate::domain::Status;
 use crate::error::UpstreamError;
+use crate::shared::records::{self, Claim};
 use crate::shared::SharedStore;
 use crate::upstream::models::ReportResults;
 use bytes::Bytes;
@@ -117,31 +118,6 @@ pub struct ReportCache {
     pub file_counters: Counters,
 }
 
-/// A run as kept in Redis under its idempotency key.
-#[derive(Serialize, Deserialize)]
-struct StoredRun {
-    hash: String,
-    location: String,
-    body: String,
-}
-
-/// A finished result as kept in Redis.
-#[derive(Serialize, Deserialize)]
-struct StoredResult {
-    body: String,
-    results: ReportResults,
-}
-
-/// What Redis said about an idempotency key.
-enum Claim {
-    /// The run is ours to make.
-    Mine,
-    /// Another replica finished it.
-    Done(IdempotentRun),
-    /// Another replica is making it.
-    Busy,
-}
-
 fn count_evictions<K, V>(
     c: &Arc<AtomicU64>,
 ) -> impl Fn(Arc<K>, V, moka::notification::RemovalCause) + Send + Sync + 'static {
@@ -221,44 +197,20 @@ impl ReportCache {
                     s.key(&["result", id, c])
                 });
                 if let (Some(store), Some(rkey)) = (self.shared.as_ref(), rkey.as_ref()) {
-                    if let Some(hit) = shared_result(store, rkey).await {
+                    if let Some(hit) = records::get_result(store, rkey).await {
                         return Ok(Arc::new(hit));
                     }
                 }
                 let fresh = fetch.await?;
                 if let (Some(store), Some(rkey)) = (self.shared.as_ref(), rkey) {
                     if fresh.status().is_terminal() {
-                        self.keep_result(store, rkey, &fresh).await;
+                        records::put_result(store, rkey, &fresh, self.settings.terminal_ttl).await;
                     }
                 }
                 Ok(Arc::new(fresh))
             })
             .await
             .map_err(|e| clone_upstream(&e))
-    }
-
-    async fn keep_result(&self, store: &SharedStore, key: String, r: &CachedResult) {
-        let Ok(body) = std::str::from_utf8(&r.body) else {
-            return;
-        };
-        let Ok(value) = serde_json::to_string(&StoredResult {
-            body: body.to_owned(),
-            results: r.results.clone(),
-        }) else {
-            return;
-        };
-        let ttl = self.settings.terminal_ttl.as_millis() as u64;
-        store
-            .run(|mut c| async move {
-                redis::cmd("SET")
-                    .arg(key)
-                    .arg(value)
-                    .arg("PX")
-                    .arg(ttl.max(1))
-                    .query_async::<()>(&mut c)
-                    .await
-            })
-            .await;
     }
 
     /// A small file from the cache, or fetched once for all concurrent askers. `Err(TooLarge)`
@@ -332,14 +284,11 @@ impl ReportCache {
     where
         F: Future<Output = Result<IdempotentRun, crate::error::GatewayError>>,
     {
-        // Hashed: the key is the caller's text; Redis keys should not carry it as such.
-        let digest =
-            ring::digest::digest(&ring::digest::SHA256, format!("{team}\n{key}").as_bytes());
-        let rkey = store.key(&["idem", &hex(digest.as_ref())]);
-        let window = self.settings.idempotency_window.as_millis().max(1) as u64;
+        let rkey = records::idempotency_key(store, team, key);
+        let window = self.settings.idempotency_window;
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
-            match claim(store, &rkey, window).await {
+            match records::claim(store, &rkey, window).await {
                 None | Some(Claim::Mine) => break,
                 Some(Claim::Done(r)) => return Ok(r),
                 Some(Claim::Busy) if Instant::now() < deadline => {
@@ -354,31 +303,7 @@ impl ReportCache {
             }
         }
         let result = run.await;
-        let value = result.as_ref().ok().and_then(|r| {
-            serde_json::to_string(&StoredRun {
-                hash: hex(&r.request_hash),
-                location: r.location.clone(),
-                body: String::from_utf8(r.body.to_vec()).ok()?,
-            })
-            .ok()
-        });
-        store
-            .run(|mut c| async move {
-                match value {
-                    Some(v) => {
-                        redis::cmd("SET")
-                            .arg(&rkey)
-                            .arg(v)
-                            .arg("PX")
-                            .arg(window)
-                            .query_async::<()>(&mut c)
-                            .await
-                    }
-                    // A failed run frees the key for a retry, as in one replica.
-                    None => redis::cmd("DEL").arg(&rkey).query_async::<()>(&mut c).await,
-                }
-            })
-            .await;
+        records::settle(store, rkey, result.as_ref().ok(), window).await;
         result
     }
 
@@ -397,68 +322,6 @@ impl ReportCache {
             ),
         ]
     }
-}
-
-async fn shared_result(store: &SharedStore, key: &str) -> Option<CachedResult> {
-    let key = key.to_owned();
-    let raw: Option<String> = store
-        .run(|mut c| async move { redis::cmd("GET").arg(key).query_async(&mut c).await })
-        .await?;
-    let stored: StoredResult = serde_json::from_str(&raw?).ok()?;
-    Some(CachedResult {
-        body: Bytes::from(stored.body),
-        results: stored.results,
-    })
-}
-
-/// SET NX of a pending marker, or what is already there. `None`: Redis is down.
-async fn claim(store: &SharedStore, key: &str, window_ms: u64) -> Option<Claim> {
-    let key = key.to_owned();
-    let (set, current): (Option<String>, Option<String>) = store
-        .run(|mut c| async move {
-            redis::pipe()
-                .cmd("SET")
-                .arg(&key)
-                .arg("pending")
-                .arg("NX")
-                .arg("PX")
-                .arg(window_ms.min(60_000))
-                .cmd("GET")
-                .arg(&key)
-                .query_async(&mut c)
-                .await
-        })
-        .await?;
-    if set.is_some() {
-        return Some(Claim::Mine);
-    }
-    match current.as_deref() {
-        None => Some(Claim::Mine),
-        Some("pending") => Some(Claim::Busy),
-        Some(v) => {
-            let r: StoredRun = serde_json::from_str(v).ok()?;
-            Some(Claim::Done(IdempotentRun {
-                request_hash: unhex(&r.hash)?,
-                location: r.location,
-                body: Bytes::from(r.body),
-            }))
-        }
-    }
-}
-
-fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
-}
-
-fn unhex(s: &str) -> Option<[u8; 32]> {
-    let mut out = [0u8; 32];
-    if s.len() != 64 {
-        return None;
-    }
-    for (i, o) in out.iter_mut().enumerate() {
-        *o = u8::from_str_radix(s.get(2 * i..2 * i + 2)?, 16).ok()?;
-    }
-    Some(out)
 }
 
 /// Every waiter of a failed single-flight gets its own copy of the error.

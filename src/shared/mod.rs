@@ -6,6 +6,7 @@
 //! the store down at once and every user falls back to its in-process state, each replica
 //! taking `fallback_share` of the budget and of team limits, until the thread reconnects.
 //! Nothing ever waits for Redis longer than `timeout`.
+pub mod records;
 pub mod scripts;
 mod settings;
 
@@ -80,7 +81,7 @@ impl SharedStore {
         match tokio::time::timeout(self.settings.timeout, f(conn)).await {
             Ok(Ok(v)) => Some(v),
             Ok(Err(e)) => {
-                self.mark_down(&format!("command failed: {}", e.kind_name()));
+                self.mark_down(&format!("command failed: {}", kind(&e)));
                 None
             }
             Err(_) => {
@@ -142,11 +143,11 @@ fn keeper(store: Weak<SharedStore>, client: redis::Client) {
                             match pong {
                                 Ok(_) => s.set_up(c),
                                 Err(e) => {
-                                    tracing::debug!(error = e.kind_name(), "Redis ping failed")
+                                    tracing::debug!(error = kind(&e), "Redis ping failed")
                                 }
                             }
                         }
-                        Err(e) => tracing::debug!(error = e.kind_name(), "Redis connect failed"),
+                        Err(e) => tracing::debug!(error = kind(&e), "Redis connect failed"),
                     }
                 }
                 Some(_) => {
@@ -166,16 +167,9 @@ fn keeper(store: Weak<SharedStore>, client: redis::Client) {
     });
 }
 
-trait KindName {
-    fn kind_name(&self) -> String;
-}
-
-impl KindName for redis::RedisError {
-    /// The error's kind only: messages may quote the server's words, never secrets, but the
-    /// kind is all operators need.
-    fn kind_name(&self) -> String {
-        format!("{:?}", self.kind())
-    }
+/// The error's kind only: the kind is all operators need, and it can quote nothing.
+fn kind(e: &redis::RedisError) -> String {
+    format!("{:?}", e.kind())
 }
 
 /// The URL with any password replaced, for printing.

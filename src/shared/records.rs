@@ -1,0 +1,177 @@
+//! Records kept in Redis for the caches: idempotency claims and runs, finished results.
+//! Every function answers `None` (or does nothing) when Redis is down: callers then use
+//! what this replica has.
+use super::SharedStore;
+use crate::cache::{CachedResult, IdempotentRun};
+use crate::upstream::models::ReportResults;
+use bytes::Bytes;
+use serde::{Deserialize, Serialize};
+use std::time::Duration;
+
+/// A run as kept under its idempotency key.
+#[derive(Serialize, Deserialize)]
+struct StoredRun {
+    hash: String,
+    location: String,
+    body: String,
+}
+
+/// A finished result.
+#[derive(Serialize, Deserialize)]
+struct StoredResult {
+    body: String,
+    results: ReportResults,
+}
+
+/// What Redis said about an idempotency key.
+pub enum Claim {
+    /// The run is ours to make.
+    Mine,
+    /// Another replica finished it.
+    Done(IdempotentRun),
+    /// Another replica is making it.
+    Busy,
+}
+
+/// The Redis key of (owner, Idempotency-Key): hashed, so the caller's text is not a key.
+pub fn idempotency_key(store: &SharedStore, owner: &str, key: &str) -> String {
+    let digest = ring::digest::digest(&ring::digest::SHA256, format!("{owner}\n{key}").as_bytes());
+    store.key(&["idem", &hex(digest.as_ref())])
+}
+
+/// SET NX of a pending marker (for at most a minute: a replica that dies mid-run frees the
+/// key), or what is already there.
+pub async fn claim(store: &SharedStore, key: &str, window: Duration) -> Option<Claim> {
+    let key = key.to_owned();
+    let pending_ms = window.min(Duration::from_secs(60)).as_millis().max(1) as u64;
+    let (set, current): (Option<String>, Option<String>) = store
+        .run(|mut c| async move {
+            redis::pipe()
+                .cmd("SET")
+                .arg(&key)
+                .arg("pending")
+                .arg("NX")
+                .arg("PX")
+                .arg(pending_ms)
+                .cmd("GET")
+                .arg(&key)
+                .query_async(&mut c)
+                .await
+        })
+        .await?;
+    if set.is_some() {
+        return Some(Claim::Mine);
+    }
+    match current.as_deref() {
+        None => Some(Claim::Mine),
+        Some("pending") => Some(Claim::Busy),
+        Some(v) => {
+            let r: StoredRun = serde_json::from_str(v).ok()?;
+            Some(Claim::Done(IdempotentRun {
+                request_hash: unhex(&r.hash)?,
+                location: r.location,
+                body: Bytes::from(r.body),
+            }))
+        }
+    }
+}
+
+/// Ends a claim: the run's answer is kept for `window`; a failed run frees the key for a
+/// retry, as in one replica.
+pub async fn settle(
+    store: &SharedStore,
+    key: String,
+    run: Option<&IdempotentRun>,
+    window: Duration,
+) {
+    let value = run.and_then(|r| {
+        serde_json::to_string(&StoredRun {
+            hash: hex(&r.request_hash),
+            location: r.location.clone(),
+            body: String::from_utf8(r.body.to_vec()).ok()?,
+        })
+        .ok()
+    });
+    let window_ms = window.as_millis().max(1) as u64;
+    store
+        .run(|mut c| async move {
+            match value {
+                Some(v) => {
+                    redis::cmd("SET")
+                        .arg(&key)
+                        .arg(v)
+                        .arg("PX")
+                        .arg(window_ms)
+                        .query_async::<()>(&mut c)
+                        .await
+                }
+                None => redis::cmd("DEL").arg(&key).query_async::<()>(&mut c).await,
+            }
+        })
+        .await;
+}
+
+pub async fn get_result(store: &SharedStore, key: &str) -> Option<CachedResult> {
+    let key = key.to_owned();
+    let raw: Option<String> = store
+        .run(|mut c| async move { redis::cmd("GET").arg(key).query_async(&mut c).await })
+        .await?;
+    let stored: StoredResult = serde_json::from_str(&raw?).ok()?;
+    Some(CachedResult {
+        body: Bytes::from(stored.body),
+        results: stored.results,
+    })
+}
+
+/// Keeps a finished result for `ttl` (bodies that are not UTF-8 JSON are not shared).
+pub async fn put_result(store: &SharedStore, key: String, r: &CachedResult, ttl: Duration) {
+    let Ok(body) = std::str::from_utf8(&r.body) else {
+        return;
+    };
+    let Ok(value) = serde_json::to_string(&StoredResult {
+        body: body.to_owned(),
+        results: r.results.clone(),
+    }) else {
+        return;
+    };
+    let ttl_ms = ttl.as_millis().max(1) as u64;
+    store
+        .run(|mut c| async move {
+            redis::cmd("SET")
+                .arg(key)
+                .arg(value)
+                .arg("PX")
+                .arg(ttl_ms)
+                .query_async::<()>(&mut c)
+                .await
+        })
+        .await;
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+fn unhex(s: &str) -> Option<[u8; 32]> {
+    let mut out = [0u8; 32];
+    if s.len() != 64 {
+        return None;
+    }
+    for (i, o) in out.iter_mut().enumerate() {
+        *o = u8::from_str_radix(s.get(2 * i..2 * i + 2)?, 16).ok()?;
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_request_hash_survives_the_trip_through_hex() {
+        let h: [u8; 32] = std::array::from_fn(|i| (i * 37 % 256) as u8);
+        assert_eq!(unhex(&hex(&h)), Some(h));
+        assert_eq!(unhex("zz"), None);
+        assert_eq!(unhex(&"g".repeat(64)), None);
+    }
+}
