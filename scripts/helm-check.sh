@@ -44,6 +44,13 @@ for helm in "$tools/v35/helm/helm" "$tools/v32/helm/helm"; do
 done
 "$YL" -d '{extends: relaxed, rules: {line-length: disable}}' "$chart/values.yaml" helm/ci/all-on-values.yaml
 
+# NOTES warn about several replicas without Redis, and only then.
+notes() { "$tools/v35/helm/helm" install --dry-run=client rg "$chart" --set tenant.baseUrl=https://acme.api.identitynow.com "$@"; }
+notes --set replicaCount=2 | grep -q "more than one replica without Redis" || { echo "NOTES: no warning for 2 replicas without Redis"; exit 1; }
+if notes --set replicaCount=2 --set redis.url=redis://redis:6379/0 | grep -q "without Redis"; then
+  echo "NOTES: warning despite Redis"; exit 1
+fi
+
 # The configuration the chart renders must load in the real binary.
 cargo build --quiet --bin reportgate
 work=$(mktemp -d)
