@@ -39,7 +39,9 @@ policy:
     - {team: gamma, run: [IDENTITIES, SEARCH_EXPORT], sources: [src-ok], cancel: false, rate: 10, burst: 20}
 audit: {stdout: false, file: "$OUT/audit.jsonl", max_file_bytes: 20000000}
 YAML
-$B serve --config "$OUT/g.yaml" >"$OUT/gw.log" 2>&1 &
+# SOAK_WRAP runs the gateway under a tool, e.g. SOAK_WRAP="heaptrack -o /tmp/rg" (then the
+# RSS samples are the wrapper's, not the gateway's: read the tool's report instead).
+${SOAK_WRAP:-} $B serve --config "$OUT/g.yaml" >"$OUT/gw.log" 2>&1 &
 GWP=$!
 for _ in $(seq 1 50); do curl -s -o /dev/null http://127.0.0.1:$ADMIN/healthz && break; sleep 0.1; done
 TOKENS=$(python3 -c "import json,sys; print(json.dumps({t: sys.argv[i+1] for i, t in enumerate(['alpha','beta','gamma'])}))" \
