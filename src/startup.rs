@@ -59,11 +59,24 @@ impl RootSpanBuilder for GatewaySpan {
             .get::<request_id::TraceContext>()
             .map(|t| t.trace_id.clone())
             .unwrap_or_default();
-        tracing_actix_web::root_span!(
-            level = tracing::Level::INFO,
-            request,
-            request_id = %id,
+        // Built here rather than with tracing-actix-web's `root_span!`: that macro calls
+        // `match_pattern()`, which runs actix-router's regexes a second time on every request
+        // (about 10 % of the CPU of a cached read). The string classifier names the route.
+        let (route, _, _) = crate::routes::classify(request.method(), request.path());
+        let method = request.method();
+        tracing::info_span!(
+            "HTTP request",
+            http.method = %method,
+            http.route = route,
+            http.target = %request.uri().path(),
+            http.status_code = tracing::field::Empty,
+            otel.name = %format_args!("{method} {route}"),
+            otel.kind = "server",
+            otel.status_code = tracing::field::Empty,
+            exception.message = tracing::field::Empty,
+            exception.details = tracing::field::Empty,
             trace_id = %trace_id,
+            request_id = %id,
             caller_id = tracing::field::Empty,
             team = tracing::field::Empty
         )
