@@ -8,6 +8,7 @@ pub mod clock;
 pub mod config;
 pub mod domain;
 pub mod error;
+pub mod hex;
 pub mod limits;
 pub mod metrics;
 pub mod otlp;

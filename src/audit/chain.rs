@@ -6,9 +6,7 @@ use ring::{digest, hmac};
 
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
-pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
+pub use crate::hex::encode as hex;
 
 fn hash_of(prev: &str, body: &str) -> String {
     let mut ctx = digest::Context::new(&digest::SHA256);

@@ -34,10 +34,7 @@ impl ReportIds {
         // Length-prefix the owner so that ("ab", "c…") and ("a", "bc…") cannot collide.
         let msg = format!("{}:{owner}:{upstream}", owner.len());
         let tag = hmac::sign(&self.key, msg.as_bytes());
-        tag.as_ref()[..MAC_HEX / 2]
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect()
+        crate::hex::encode(&tag.as_ref()[..MAC_HEX / 2])
     }
 
     /// The id handed to `owner` for an upstream report.

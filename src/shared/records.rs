@@ -148,9 +148,7 @@ pub async fn put_result(store: &SharedStore, key: String, r: &CachedResult, ttl:
         .await;
 }
 
-fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
-}
+use crate::hex::encode as hex;
 
 fn unhex(s: &str) -> Option<[u8; 32]> {
     let mut out = [0u8; 32];
