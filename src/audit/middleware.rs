@@ -1,6 +1,7 @@
 //! Builds one audit event per API request and writes it in the action's mode. Fails closed:
 //! a blocking action with a failing sink is refused with 503 before anything goes upstream,
 //! and a response whose blocking record could not be written is replaced by a 503.
+use super::event::{self, Event};
 use super::sink::Sink;
 use super::{AuditSettings, Mode};
 use crate::auth::Caller;
@@ -10,7 +11,7 @@ use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::middleware::Next;
 use actix_web::{web, HttpMessage, ResponseError};
 use bytes::Bytes;
-use serde_json::{json, Value};
+use serde_json::Value;
 use std::cell::RefCell;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -101,24 +102,37 @@ pub async fn middleware(
     let started = Instant::now();
     let (api, action) = action_of(&req);
     let mode = audit.mode(action);
-    let base = json!({
-        "time": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-        "requestId": crate::request_id::current(),
-        "clientAddr": req.peer_addr().map(|a| a.ip().to_string()),
-        "userAgent": req.headers().get("user-agent").and_then(|v| v.to_str().ok()).map(|s| s.chars().take(256).collect::<String>()),
-        "method": req.method().as_str(),
-        "api": api,
-        "action": action,
-    });
+    let base = Event {
+        time: event::now(),
+        request_id: crate::request_id::current(),
+        client_addr: req.peer_addr().map(|a| a.ip().to_string()),
+        user_agent: req
+            .headers()
+            .get("user-agent")
+            .and_then(|v| v.to_str().ok())
+            .map(|s| s.chars().take(256).collect()),
+        method: req.method().as_str().to_owned(),
+        api,
+        action,
+        caller: "anonymous".into(),
+        team: "anonymous".into(),
+        report_id: None,
+        upstream_id: None,
+        report_type: None,
+        arguments: None,
+        outcome: "error",
+        status: 0,
+        upstream_status: None,
+        tracking_id: None,
+        duration_ms: 0,
+        reason: None,
+        phase: None,
+        bytes: None,
+        completed: None,
+    };
     if mode == Mode::Blocking && !audit.sink.healthy() {
         // Fail closed: nothing goes upstream while the record could not be kept.
-        let mut event = base;
-        event["caller"] = json!("anonymous");
-        event["team"] = json!("anonymous");
-        event["outcome"] = json!("error");
-        event["status"] = json!(503);
-        event["reason"] = json!("audit_unavailable");
-        let _ = audit.sink.write(event.to_string(), false).await;
+        let _ = audit.sink.write(base.refused().line(), false).await;
         return Ok(req.into_response(audit_unavailable()));
     }
     let (res, note) = NOTE
@@ -130,32 +144,31 @@ pub async fn middleware(
     let res = res?.map_into_boxed_body();
     let caller = res.request().extensions().get::<Arc<Caller>>().cloned();
     let status = res.status().as_u16();
-    let mut event = base;
-    event["caller"] = json!(caller.as_ref().map_or("anonymous", |c| c.id.as_str()));
-    event["team"] = json!(caller.as_ref().map_or("anonymous", |c| c.team.as_str()));
-    event["reportId"] = json!(note.report_id);
-    event["upstreamId"] = json!(note.upstream_id);
-    event["reportType"] = json!(note.report_type);
-    event["arguments"] = note.arguments.clone().unwrap_or(Value::Null);
-    event["outcome"] = json!(outcome(status, note.denied));
-    event["status"] = json!(status);
-    event["upstreamStatus"] = json!(note.upstream_status);
-    event["trackingId"] = json!(note.tracking_id);
-    event["durationMs"] = json!(started.elapsed().as_millis() as u64);
     let download = action.ends_with("download") && res.status().is_success();
-    if download {
-        event["phase"] = json!("start");
-    }
-    if let Err(e) = audit
-        .sink
-        .write(event.to_string(), mode == Mode::Blocking)
-        .await
-    {
+    let event = Event {
+        caller: caller
+            .as_ref()
+            .map_or("anonymous", |c| c.id.as_str())
+            .to_owned(),
+        team: caller
+            .as_ref()
+            .map_or("anonymous", |c| c.team.as_str())
+            .to_owned(),
+        outcome: outcome(status, note.denied),
+        status,
+        upstream_status: note.upstream_status,
+        duration_ms: started.elapsed().as_millis() as u64,
+        phase: download.then_some("start"),
+        report_id: note.report_id,
+        upstream_id: note.upstream_id,
+        report_type: note.report_type,
+        arguments: note.arguments,
+        tracking_id: note.tracking_id,
+        ..base
+    };
+    if let Err(e) = audit.sink.write(event.line(), mode == Mode::Blocking).await {
         tracing::error!(error = %e, "blocking audit write failed; refusing the response");
-        event["outcome"] = json!("error");
-        event["status"] = json!(503);
-        event["reason"] = json!("audit_unavailable");
-        let _ = audit.sink.write(event.to_string(), false).await;
+        let _ = audit.sink.write(event.refused().line(), false).await;
         return Ok(res.into_response(audit_unavailable()));
     }
     if !download {
@@ -171,19 +184,20 @@ pub async fn middleware(
     }
     let end_base = event;
     let on_end: Box<dyn FnOnce(u64, bool)> = Box::new(move |bytes, completed| {
-        let mut end = end_base;
-        end["time"] =
-            json!(chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true));
-        end["phase"] = json!("end");
-        end["bytes"] = json!(bytes);
-        end["completed"] = json!(completed);
-        end["durationMs"] = json!(started.elapsed().as_millis() as u64);
+        let end = Event {
+            time: event::now(),
+            phase: Some("end"),
+            bytes: Some(bytes),
+            completed: Some(completed),
+            duration_ms: started.elapsed().as_millis() as u64,
+            ..end_base
+        };
         if let Some(m) = metrics {
             m.downloads_in_flight.dec();
             m.download_bytes.inc_by(bytes);
         }
         // Batch: the transfer is over; nothing is left to hold back.
-        audit.sink.enqueue(end.to_string());
+        audit.sink.enqueue(end.line());
     });
     Ok(res.map_body(|_, body| {
         BoxBody::new(Counted {

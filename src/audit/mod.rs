@@ -2,6 +2,7 @@
 //! SHA-256 (optionally HMAC'd), written to stdout and/or an append-only rotating file,
 //! `blocking` (on disk before the response) or `batch` per action, failing closed.
 pub(crate) mod chain;
+mod event;
 mod middleware;
 mod sink;
 pub mod verify;
