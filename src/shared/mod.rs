@@ -60,7 +60,7 @@ impl SharedStore {
     }
 
     /// A key under this gateway's prefix. The `{…}` hash tag keeps every key of one gateway
-    /// in one Redis Cluster slot, which multi-key scripts need.
+    /// in one hash slot, as multi-key scripts would need on a cluster.
     pub fn key(&self, parts: &[&str]) -> String {
         let mut k = format!("{{{}}}", self.settings.key_prefix);
         for p in parts {
