@@ -86,6 +86,17 @@ impl RootSpanBuilder for GatewaySpan {
         span: Span,
         outcome: &Result<ServiceResponse<B>, actix_web::Error>,
     ) {
+        // One line per server error, with the error's Display only. Client errors (a bad
+        // token, a missing report) are the caller's business and already in the audit
+        // trail; tracing-actix-web's per-error event (its default feature, off here) logged
+        // each with its Debug form, which cost ~15 % CPU under 404 floods and flooded logs.
+        if let Ok(res) = outcome {
+            if res.status().is_server_error() {
+                if let Some(e) = res.response().error() {
+                    tracing::error!(parent: &span, status = res.status().as_u16(), error = %e, "request failed");
+                }
+            }
+        }
         DefaultRootSpanBuilder::on_request_end(span, outcome);
     }
 }
