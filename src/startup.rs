@@ -93,7 +93,13 @@ impl RootSpanBuilder for GatewaySpan {
         if let Ok(res) = outcome {
             if res.status().is_server_error() {
                 if let Some(e) = res.response().error() {
-                    tracing::error!(parent: &span, status = res.status().as_u16(), error = %e, "request failed");
+                    let request_id = res
+                        .request()
+                        .extensions()
+                        .get::<RequestId>()
+                        .map(|r| r.0.clone())
+                        .unwrap_or_default();
+                    tracing::error!(parent: &span, %request_id, status = res.status().as_u16(), error = %e, "request failed");
                 }
             }
         }
