@@ -245,7 +245,14 @@ impl Settings {
         self.limits.validate(&mut problems);
         self.audit.validate(&mut problems);
         self.redis.validate(&mut problems);
-        if let Err(e) = tracing_subscriber::EnvFilter::try_new(&self.log.level) {
+        // Filters are ASCII; tracing-subscriber's parser panics on some non-ASCII input
+        // (found by the config proptest), so that never reaches it.
+        if !self.log.level.is_ascii() {
+            problems.push(problem(
+                "log.level",
+                "must be ASCII, e.g. info or reportgate=debug",
+            ));
+        } else if let Err(e) = tracing_subscriber::EnvFilter::try_new(&self.log.level) {
             problems.push(problem("log.level", format!("is not a valid filter: {e}")));
         }
         if problems.is_empty() {

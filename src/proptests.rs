@@ -105,10 +105,25 @@ proptest! {
         "REPORTGATE__TENANT__BASE_URL", "REPORTGATE__TENANT__CONNECT_TIMEOUT", "REPORTGATE__SERVER__LISTEN",
         "REPORTGATE__SERVER__MAX_BODY_BYTES", "REPORTGATE__LIMITS__UPSTREAM_SAFETY", "REPORTGATE__LOG__LEVEL",
         "REPORTGATE__POLICY__OWNERSHIP", "REPORTGATE__AUDIT__MODES__RUN", "REPORTGATE__CACHE__RUNNING_TTL",
+        "REPORTGATE__REDIS__URL", "REPORTGATE__REDIS__FALLBACK_SHARE", "REPORTGATE__REDIS__TIMEOUT",
     ]), value in ".{0,30}") {
         let env = std::collections::HashMap::from([(key.to_owned(), value)]);
         let _ = crate::config::Settings::load(None, &env);
     }
+}
+
+/// Found by the property above: tracing-subscriber's filter parser panicked on this.
+#[test]
+fn a_non_ascii_log_level_is_a_problem_not_a_panic() {
+    let env = std::collections::HashMap::from([(
+        "REPORTGATE__LOG__LEVEL".to_owned(),
+        "\u{b}0[\u{a1}{".to_owned(),
+    )]);
+    let problems = crate::config::Settings::load(None, &env).unwrap_err();
+    assert!(
+        problems.iter().any(|p| p.key == "log.level"),
+        "{problems:?}"
+    );
 }
 
 /// Caller tokens: arbitrary bearer strings are refused, never a panic.

@@ -6,7 +6,12 @@ use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{EnvFilter, Layer};
 
 pub fn init(format: LogFormat, level: &str, otlp: Option<(&str, &str)>) {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level));
+    // A non-ASCII RUST_LOG is ignored: tracing-subscriber's parser can panic on it.
+    let filter = std::env::var("RUST_LOG")
+        .ok()
+        .filter(|v| v.is_ascii())
+        .and_then(|v| EnvFilter::try_new(v).ok())
+        .unwrap_or_else(|| EnvFilter::new(level));
     let fmt = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
     let fmt = match format {
         LogFormat::Json => fmt
