@@ -14,8 +14,7 @@ cargo build --release --quiet --bin reportgate --example overload
 B=target/release/reportgate
 OUT=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; [ -f "$OUT/nginx.pid" ] && kill "$(cat "$OUT/nginx.pid")" 2>/dev/null || true' EXIT
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_http() { for _ in $(seq 1 100); do curl -s -o /dev/null "$1" && return 0; sleep 0.1; done; echo "no answer from $1"; exit 1; }
+. bench/lib.sh
 
 SIM1=$(free_port); SIM2=$(free_port); SIM3=$(free_port); RD=$(free_port)
 for p in $SIM1 $SIM2 $SIM3; do $B simulate --listen 127.0.0.1:$p >/dev/null 2>&1 & done

@@ -221,15 +221,7 @@ async fn a_download_cut_off_by_the_caller_is_recorded_as_incomplete() {
         let first = resp.next().await.unwrap().unwrap();
         assert!(!first.is_empty());
     } // dropped mid-transfer
-    let mut end = None;
-    for _ in 0..200 {
-        end = app.audit_lines().into_iter().find(|r| r["phase"] == "end");
-        if end.is_some() {
-            break;
-        }
-        actix_rt::time::sleep(Duration::from_millis(10)).await;
-    }
-    let end = end.expect("an end record");
+    let end = app.audit_end_record().await;
     assert_eq!(end["completed"], false);
     assert!(end["bytes"].as_u64().unwrap() < reportgate::simulator::csv_len(2_000_000));
 }

@@ -285,15 +285,7 @@ async fn a_connection_reset_mid_download_is_a_visible_cut_off_and_audited_as_inc
         .map(|b| b.len())
         .unwrap_or(0);
     assert!(got < declared, "the caller sees the transfer cut off ({got} of {declared} bytes), not a short file as if whole");
-    let mut end = None;
-    for _ in 0..200 {
-        end = app.audit_lines().into_iter().find(|r| r["phase"] == "end");
-        if end.is_some() {
-            break;
-        }
-        actix_rt::time::sleep(Duration::from_millis(10)).await;
-    }
-    assert_eq!(end.expect("end record")["completed"], false);
+    assert_eq!(app.audit_end_record().await["completed"], false);
     assert_eq!(
         app.raw_request_to(&app.admin_address, "/readyz")
             .await

@@ -249,6 +249,17 @@ pub fn unknown_id() -> String {
 }
 
 impl TestApp {
+    /// Waits (bounded) for a download's end record in the audit file.
+    pub async fn audit_end_record(&self) -> serde_json::Value {
+        for _ in 0..200 {
+            if let Some(end) = self.audit_lines().into_iter().find(|r| r["phase"] == "end") {
+                return end;
+            }
+            actix_rt::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("no end record in the audit file");
+    }
+
     /// Waits (bounded) until the audit file holds at least `n` records, and returns them all.
     pub async fn audit_records(&self, n: usize) -> Vec<serde_json::Value> {
         for _ in 0..200 {
