@@ -309,7 +309,13 @@ pub async fn get_report(
         if r.status().is_terminal() || left.is_zero() {
             break r;
         }
-        actix_rt::time::sleep(left.min(state.cache.settings.running_ttl)).await;
+        // A floor keeps a zero running_ttl (no caching of running reports) from spinning.
+        let pace = state
+            .cache
+            .settings
+            .running_ttl
+            .max(Duration::from_millis(100));
+        actix_rt::time::sleep(left.min(pace)).await;
     };
     let mut results = cached.results.clone();
     // The caller's id (owner-bound) is the report's name here, whatever upstream echoes.

@@ -73,8 +73,9 @@ pub fn settings_for(sim: &SimulatorHandle) -> Settings {
     // Each gateway audits to its own file (not stdout, which would flood the test output).
     s.audit.stdout = false;
     s.audit.file = Some(std::env::temp_dir().join(format!("rg-audit-{}.jsonl", unknown_id())));
-    // Running reports are not served from the cache unless a test asks for it.
-    s.cache.running_ttl = Duration::from_millis(1);
+    // Running reports are not served from the cache unless a test asks for it: a zero TTL
+    // expires on creation (moka compares `expires_at <= now`), so no race with the next read.
+    s.cache.running_ttl = Duration::ZERO;
     s.auth.issuers = vec![IssuerSettings::hmac(
         TEST_ISSUER,
         "reportgate",
