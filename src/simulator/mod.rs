@@ -1,7 +1,17 @@
 //! A faithful stand-in for the IdentityNow tenant (see `shared/identitynow-api.md`):
 //! token endpoint, the four report operations on both path families, the sliding rate
 //! limit, expiring tokens, and fault injection. Serves tests, benchmarks and the sandbox.
+// Handlers return early with a ready `HttpResponse` as the error; boxing it buys nothing here.
+#![allow(clippy::result_large_err)]
+
+mod admin;
+mod download;
+mod errors;
+mod faults;
 mod files;
+mod gate;
+mod oauth;
+mod reports;
 mod routes;
 mod state;
 

@@ -1,0 +1,104 @@
+//! `GET /reports/{id}?fileFormat=`: the report file download.
+use super::errors::{dto, error_for, not_found, tracking_id};
+use super::files;
+use super::gate::admit;
+use super::routes::State;
+use super::state::{Op, Outcome, Phase};
+use actix_web::http::{header, StatusCode};
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct FileQuery {
+    file_format: Option<String>,
+    name: Option<String>,
+    #[allow(dead_code)]
+    auditable: Option<bool>,
+}
+
+/// Upstream answers a download whose Accept header does not match the file type with
+/// RESTEasy's 500 (python-sdk issue #63); so does the simulator.
+fn accept_matches(req: &HttpRequest, mime: &str) -> bool {
+    let Some(accept) = req
+        .headers()
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return true;
+    };
+    accept.split(',').any(|range| {
+        let range = range.split(';').next().unwrap_or("").trim();
+        range == "*/*" || range == "application/*" || range == mime
+    })
+}
+
+pub(super) async fn file(state: State, req: HttpRequest, id: web::Path<String>) -> HttpResponse {
+    if let Err(resp) = admit(&state, &req, Op::File).await {
+        return resp;
+    }
+    let Ok(q) = web::Query::<FileQuery>::from_query(req.query_string()) else {
+        return error_for(400);
+    };
+    let (format, mime) = match q.file_format.as_deref() {
+        Some("csv") => ("CSV", "application/csv"),
+        Some("pdf") => ("PDF", "application/pdf"),
+        _ => {
+            return dto(
+                StatusCode::BAD_REQUEST,
+                "400.1 Bad Request Content",
+                "fileFormat is required and must be one of csv, pdf.",
+            )
+        }
+    };
+    if !accept_matches(&req, mime) {
+        return HttpResponse::InternalServerError().json(json!({
+            "errorName": "NotAcceptableException",
+            "errorMessage": "RESTEASY003635: No match for accept header",
+            "trackingId": tracking_id(),
+        }));
+    }
+    let report = {
+        let reports = state.reports.lock().unwrap();
+        match reports.get(id.as_str()) {
+            Some(r)
+                if matches!(
+                    r.phase(state.now()),
+                    Phase::Done(Outcome::Success | Outcome::Warning)
+                ) && r.formats.contains(&format) =>
+            {
+                r.clone()
+            }
+            _ => return not_found(),
+        }
+    };
+    let name = q
+        .name
+        .clone()
+        .unwrap_or_else(|| report.report_type.task_def_name().to_owned());
+    let ext = format.to_ascii_lowercase();
+    let name = if name.ends_with(&format!(".{ext}")) {
+        name
+    } else {
+        format!("{name}.{ext}")
+    };
+    let disposition = format!(
+        "attachment;filename=\"{}\"",
+        name.replace(['"', '\r', '\n'], "")
+    );
+    let mut resp = HttpResponse::Ok();
+    resp.content_type(mime)
+        .insert_header((header::CONTENT_DISPOSITION, disposition));
+    if format == "PDF" {
+        return resp.body(files::pdf(report.report_type.task_def_name(), report.rows));
+    }
+    let source = report
+        .arguments
+        .get("sourceName")
+        .and_then(Value::as_str)
+        .unwrap_or("IdentityNow")
+        .to_owned();
+    resp.no_chunking(files::csv_len(report.rows))
+        .streaming(files::csv_stream(report.rows, source))
+}

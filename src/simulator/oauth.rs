@@ -1,0 +1,151 @@
+//! `POST /oauth/token` and bearer-token checks: the tenant's OAuth client-credentials flow.
+use super::errors::unauthorized;
+use super::faults::apply_fault;
+use super::routes::State;
+use super::state::{Op, SimState};
+use actix_web::http::header;
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use std::collections::HashMap;
+use std::sync::atomic::Ordering;
+
+#[derive(Debug, Serialize, Deserialize)]
+struct Claims {
+    exp: i64,
+    iat: i64,
+    client_id: String,
+    scope: Vec<String>,
+    authorities: Vec<String>,
+    tenant_id: String,
+    org: String,
+    pod: String,
+    internal: bool,
+    jti: String,
+}
+
+/// Checks the bearer token the way the upstream does; returns the client id.
+pub(super) fn authenticate(state: &SimState, req: &HttpRequest) -> Result<String, HttpResponse> {
+    let fail = |msg: &str| {
+        state.counters.unauthorized.fetch_add(1, Ordering::Relaxed);
+        unauthorized(msg)
+    };
+    let token = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .ok_or_else(|| fail("JWT validation failed: missing bearer token"))?;
+    let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::HS256);
+    validation.validate_exp = false; // checked below against the simulator's clock
+    validation.required_spec_claims.clear();
+    let data = jsonwebtoken::decode::<Claims>(
+        token,
+        &jsonwebtoken::DecodingKey::from_secret(&state.signing_key),
+        &validation,
+    )
+    .map_err(|_| fail("JWT validation failed: invalid signature"))?;
+    if data.claims.exp <= state.utc_now().timestamp() {
+        return Err(fail("JWT validation failed: JWT is expired"));
+    }
+    if !state.live_tokens.lock().unwrap().contains(&data.claims.jti) {
+        return Err(fail("JWT validation failed: token has been revoked"));
+    }
+    Ok(data.claims.client_id)
+}
+
+/// Parses `multipart/form-data` text fields, enough for `curl --form` token requests.
+fn multipart_fields(content_type: &str, body: &[u8]) -> HashMap<String, String> {
+    let mut out = HashMap::new();
+    let Some(boundary) = content_type.split("boundary=").nth(1) else {
+        return out;
+    };
+    let boundary = format!("--{}", boundary.trim_matches('"'));
+    let text = String::from_utf8_lossy(body);
+    for part in text.split(boundary.as_str()) {
+        let Some((head, value)) = part.split_once("\r\n\r\n") else {
+            continue;
+        };
+        if let Some(name) = head
+            .split("name=\"")
+            .nth(1)
+            .and_then(|s| s.split('"').next())
+        {
+            out.insert(name.to_owned(), value.trim_end_matches("\r\n").to_owned());
+        }
+    }
+    out
+}
+
+pub(super) async fn token(state: State, req: HttpRequest, body: web::Bytes) -> HttpResponse {
+    state.counters.bump(Op::Token);
+    if let Err(resp) = apply_fault(&state, Op::Token).await {
+        return resp;
+    }
+    // Credentials may come in the query string, the body, or both (the CLI mixes them).
+    let mut params: HashMap<String, String> =
+        serde_urlencoded::from_str(req.query_string()).unwrap_or_default();
+    let ct = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let from_body: HashMap<String, String> = if ct.starts_with("multipart/form-data") {
+        multipart_fields(ct, &body)
+    } else {
+        serde_urlencoded::from_bytes(&body).unwrap_or_default()
+    };
+    params.extend(from_body);
+    let grant = params.get("grant_type").map(|g| g.to_ascii_lowercase());
+    if grant.as_deref() != Some("client_credentials") {
+        return HttpResponse::BadRequest().json(json!({
+            "error": "unsupported_grant_type",
+            "error_description": "Unsupported grant type"
+        }));
+    }
+    let cfg = &state.config;
+    if params.get("client_id") != Some(&cfg.client_id)
+        || params.get("client_secret") != Some(&cfg.client_secret)
+    {
+        return HttpResponse::Unauthorized().json(json!({
+            "error": "invalid_client",
+            "error_description": "Bad client credentials"
+        }));
+    }
+    let now = state.utc_now().timestamp();
+    let jti = format!("{:032x}", rand::random::<u128>());
+    let claims = Claims {
+        exp: now + cfg.token_ttl.as_secs() as i64,
+        iat: now,
+        client_id: cfg.client_id.clone(),
+        scope: vec!["sp:scopes:all".into()],
+        authorities: vec![],
+        tenant_id: "58eb06a4-dcd7-4e96-8fac-cca2afc03e61".into(),
+        org: cfg.org.clone(),
+        pod: "sim01-useast1".into(),
+        internal: false,
+        jti: jti.clone(),
+    };
+    let access_token = jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+        &claims,
+        &jsonwebtoken::EncodingKey::from_secret(&state.signing_key),
+    )
+    .expect("HS256 signing cannot fail");
+    state.live_tokens.lock().unwrap().insert(jti.clone());
+    state.counters.token_grants.fetch_add(1, Ordering::Relaxed);
+    HttpResponse::Ok().json(json!({
+        "access_token": access_token,
+        "token_type": "bearer",
+        "expires_in": cfg.token_ttl.as_secs(),
+        "scope": "sp:scopes:all",
+        "accessType": "OFFLINE",
+        "tenant_id": claims.tenant_id,
+        "internal": false,
+        "pod": claims.pod,
+        "strong_auth_supported": false,
+        "org": cfg.org,
+        "enabled": true,
+        "jti": jti,
+    }))
+}
