@@ -133,6 +133,9 @@ fn schema(t: ReportType) -> &'static [Field] {
     }
 }
 
+/// The indices the upstream enum lists today. Upstream says "additional values may be added
+/// in the future without notice" (SDK 2.1.72 already sends `workflowsummaries`), so any
+/// index-shaped name is accepted; this list only documents the known ones.
 const INDICES: [&str; 7] = [
     "accessprofiles",
     "accountactivities",
@@ -142,6 +145,15 @@ const INDICES: [&str; 7] = [
     "roles",
     "*",
 ];
+
+/// An index name as upstream spells them: `*` or 1 to 64 lower-case letters and digits.
+fn index_shaped(s: &str) -> bool {
+    s == "*"
+        || (!s.is_empty()
+            && s.len() <= 64
+            && s.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()))
+}
 
 fn check_kind(name: &str, kind: Kind, v: &Value) -> Result<(), ValidationError> {
     let path = format!("arguments.{name}");
@@ -175,7 +187,23 @@ fn check_kind(name: &str, kind: Kind, v: &Value) -> Result<(), ValidationError> 
             .then_some(())
             .ok_or_else(|| invalid(path, "must be a boolean")),
         Kind::Formats => string_items(Some(&["CSV", "PDF"])),
-        Kind::Indices => string_items(Some(&INDICES)),
+        Kind::Indices => {
+            string_items(None)?;
+            let items = v.as_array().expect("checked by string_items");
+            match items
+                .iter()
+                .position(|i| !index_shaped(i.as_str().unwrap_or("")))
+            {
+                Some(i) => Err(invalid(
+                    format!("{path}[{i}]"),
+                    format!(
+                        "must be an index name: lower-case letters and digits, or * (known: {})",
+                        INDICES.join(", ")
+                    ),
+                )),
+                None => Ok(()),
+            }
+        }
         Kind::StringArray => string_items(None),
     }
 }
@@ -239,9 +267,10 @@ pub fn run_request_schema() -> Value {
         Kind::Formats => {
             serde_json::json!({"type": "array", "items": {"type": "string", "enum": ["CSV", "PDF"]}})
         }
-        Kind::Indices => {
-            serde_json::json!({"type": "array", "items": {"type": "string", "enum": INDICES}})
-        }
+        Kind::Indices => serde_json::json!({"type": "array", "items": {
+            "type": "string", "pattern": "^([a-z0-9]{1,64}|\\*)$", "examples": INDICES,
+            "description": "An index; upstream may add new ones without notice, so any index name is accepted.",
+        }}),
         Kind::StringArray => serde_json::json!({"type": "array", "items": {"type": "string"}}),
     };
     let branches: Vec<Value> = ReportType::ALL
@@ -279,7 +308,10 @@ pub fn run_request_schema() -> Value {
             })
         })
         .collect();
-    serde_json::json!({"oneOf": branches, "description": "A report type and its arguments, as the upstream schema defines them."})
+    serde_json::json!({"oneOf": branches, "description": "A report type and its arguments, as the upstream schema defines them. \
+        Unlike upstream, /v1 refuses argument names the type does not define (`additionalProperties: false`): \
+        a typo such as `sourcename` would otherwise export the wrong thing. The SDK-compatible paths \
+        (/v3, /v2024, /v2025, /v2026, /reports/v1) accept and forward unknown arguments as upstream does."})
 }
 
 /// The gateway's lifecycle vocabulary.
@@ -353,6 +385,10 @@ mod tests {
                 "SEARCH_EXPORT",
                 json!({"query": "name:a*", "indices": ["identities"], "sort": ["-name"]}),
             ),
+            (
+                "SEARCH_EXPORT",
+                json!({"query": "*", "indices": ["workflowsummaries", "*"]}),
+            ),
         ];
         for (t, args) in ok {
             assert!(check(t, args).is_ok(), "{t}");
@@ -380,7 +416,7 @@ mod tests {
             ),
             (
                 "SEARCH_EXPORT",
-                json!({"query": "a", "indices": ["users"]}),
+                json!({"query": "a", "indices": ["Users; x"]}),
                 "arguments.indices[0]",
             ),
             (

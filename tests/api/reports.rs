@@ -65,7 +65,7 @@ async fn invalid_report_requests_get_400_naming_the_field_and_never_reach_upstre
             "arguments.query",
         ),
         (
-            json!({"type": "SEARCH_EXPORT", "arguments": {"query": "x", "indices": ["users"]}}),
+            json!({"type": "SEARCH_EXPORT", "arguments": {"query": "x", "indices": ["Users; x"]}}),
             "arguments.indices[0]",
         ),
         (
