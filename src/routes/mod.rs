@@ -1,5 +1,6 @@
 //! HTTP routes: the simplified `/v1` API, the SDK-compatible upstream paths, health and
 //! the OpenAPI document. Helpers shared by them live here.
+mod filename;
 mod health;
 mod openapi;
 mod reports;
@@ -177,7 +178,7 @@ pub(crate) async fn read_body(
 
 /// Reads a run request, validates it as the upstream schema requires and checks the team's
 /// policy; returns the upstream `ReportDetails` to send. `type_key` is `type` on `/v1`
-/// (where other top-level fields are refused) and `reportType` on the SDK paths.
+/// (where unknown fields and argument names are refused) and `reportType` on the SDK paths.
 pub(crate) async fn read_run_request(
     req: &HttpRequest,
     payload: web::Payload,
@@ -208,7 +209,10 @@ pub(crate) async fn read_run_request(
             format!("{k}: unknown field (expected type, arguments)"),
         ));
     }
-    let t = crate::domain::validate_report(obj.get(type_key), obj.get("arguments"), true).map_err(
+    // /v1 refuses unknown argument names (a typo guard); the SDK paths accept and forward
+    // them as upstream does, since the SDKs' `from_json` sends e.g. `{"correlatedOnly":false}`
+    // for ORPHAN_IDENTITIES.
+    let t = crate::domain::validate_report(obj.get(type_key), obj.get("arguments"), v1).map_err(
         |e| {
             GatewayError::bad_request(
                 "invalid_argument",
@@ -228,29 +232,6 @@ pub(crate) async fn read_run_request(
         "reportType": t.as_str(),
         "arguments": obj.get("arguments").filter(|a| !a.is_null()).cloned().unwrap_or(serde_json::json!({})),
     }))
-}
-
-/// A file name safe to put in a quoted `Content-Disposition` value: no quotes, slashes,
-/// control characters or anything that could end the header; always with the extension.
-pub(crate) fn safe_filename(raw: &str, ext: &str) -> String {
-    let cleaned: String = raw
-        .chars()
-        .filter(|c| c.is_ascii_alphanumeric() || " ._-()".contains(*c))
-        .collect();
-    let mut name = cleaned
-        .trim()
-        .trim_start_matches('.')
-        .chars()
-        .take(120)
-        .collect::<String>();
-    if name.is_empty() {
-        name = "report".into();
-    }
-    let suffix = format!(".{ext}");
-    if !name.to_ascii_lowercase().ends_with(&suffix) {
-        name.push_str(&suffix);
-    }
-    name
 }
 
 /// A report's result through the cache (one upstream call for all concurrent askers).
@@ -338,9 +319,9 @@ pub(crate) async fn fetch_file(
     }
 }
 
-/// Sends a file to the caller with its type, length and a safe, quoted
-/// `Content-Disposition` (the SDKs read it with the regex `filename="(.+?)"`). The name is
-/// the caller's choice, else upstream's, else `report-{id}`.
+/// Sends a file to the caller with its type, length and a safe `Content-Disposition` (see
+/// [`filename`]). The name is the caller's choice, else upstream's, else `report-{id}`; a
+/// name without extension gets upstream's (a SEARCH_EXPORT `.zip`), else the format's.
 pub(crate) fn respond_file(
     source: FileSource,
     chosen_name: Option<&str>,
@@ -351,20 +332,23 @@ pub(crate) fn respond_file(
         FileSource::Cached(f) => (f.content_type.clone(), f.content_disposition.clone()),
         FileSource::Stream(d) => (d.content_type.clone(), d.content_disposition.clone()),
     };
+    let upstream_name = disposition
+        .as_deref()
+        .and_then(filename::disposition_filename);
+    let ext = upstream_name
+        .as_deref()
+        .and_then(filename::extension)
+        .unwrap_or(format)
+        .to_owned();
     let name = chosen_name
         .map(str::to_owned)
-        .or_else(|| {
-            disposition
-                .as_deref()
-                .and_then(disposition_filename)
-                .map(str::to_owned)
-        })
+        .or(upstream_name)
         .unwrap_or_else(|| format!("report-{id}"));
     let mut resp = HttpResponse::Ok();
     resp.content_type(content_type.unwrap_or_else(|| format!("application/{format}")))
         .insert_header((
             header::CONTENT_DISPOSITION,
-            format!("attachment; filename=\"{}\"", safe_filename(&name, format)),
+            filename::content_disposition(&name, &ext),
         ));
     match source {
         FileSource::Cached(f) => resp.body(f.body.clone()),
@@ -374,46 +358,5 @@ pub(crate) fn respond_file(
             }
             resp.streaming(d.body)
         }
-    }
-}
-
-/// The file name inside an upstream `Content-Disposition`, if any.
-pub(crate) fn disposition_filename(value: &str) -> Option<&str> {
-    let (_, rest) = value.split_once("filename=")?;
-    Some(
-        rest.trim()
-            .trim_matches('"')
-            .split('"')
-            .next()
-            .unwrap_or(""),
-    )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn filenames_cannot_inject_headers_or_paths() {
-        assert_eq!(
-            safe_filename("a\"; evil=1\r\nX: y", "csv"),
-            "a evil1X y.csv"
-        );
-        assert_eq!(safe_filename("../../etc/passwd", "csv"), "etcpasswd.csv");
-        assert_eq!(safe_filename("", "pdf"), "report.pdf");
-        assert_eq!(safe_filename("Accounts.CSV", "csv"), "Accounts.CSV");
-    }
-
-    #[test]
-    fn upstream_disposition_names_are_found() {
-        assert_eq!(
-            disposition_filename("attachment;filename=\"A B.csv\""),
-            Some("A B.csv")
-        );
-        assert_eq!(
-            disposition_filename("attachment; filename=x.pdf"),
-            Some("x.pdf")
-        );
-        assert_eq!(disposition_filename("inline"), None);
     }
 }

@@ -12,6 +12,8 @@ mod limits;
 mod observability;
 mod policy;
 mod reports;
+mod sdk_arguments;
+mod sdk_files;
 mod sdk_paths;
 mod security;
 mod shared;
