@@ -210,7 +210,7 @@ impl ReportCache {
                 Ok(Arc::new(fresh))
             })
             .await
-            .map_err(|e| clone_upstream(&e))
+            .map_err(|e| for_this_caller(&e))
     }
 
     /// A small file from the cache, or fetched once for all concurrent askers. `Err(TooLarge)`
@@ -245,7 +245,7 @@ impl ReportCache {
                     self.large_files.insert(key, ()).await;
                     Err(FileMiss::TooLarge)
                 }
-                FileMiss::Upstream(u) => Err(FileMiss::Upstream(clone_upstream(u))),
+                FileMiss::Upstream(u) => Err(FileMiss::Upstream(for_this_caller(u))),
             },
         }
     }
@@ -324,6 +324,18 @@ impl ReportCache {
     }
 }
 
+/// A waiter's copy of a failed single-flight's error. When the caller who made the call left
+/// before it was sent, the others (still here) are asked to come back in a second rather
+/// than told that they left.
+fn for_this_caller(e: &UpstreamError) -> UpstreamError {
+    match e {
+        UpstreamError::Abandoned if !crate::limits::caller_gone() => UpstreamError::Throttled {
+            retry_after: std::time::Duration::from_secs(1),
+        },
+        e => clone_upstream(e),
+    }
+}
+
 /// Every waiter of a failed single-flight gets its own copy of the error.
 pub fn clone_upstream(e: &UpstreamError) -> UpstreamError {
     match e {
@@ -334,6 +346,7 @@ pub fn clone_upstream(e: &UpstreamError) -> UpstreamError {
         UpstreamError::Throttled { retry_after } => UpstreamError::Throttled {
             retry_after: *retry_after,
         },
+        UpstreamError::Abandoned => UpstreamError::Abandoned,
         UpstreamError::Status {
             status,
             body,

@@ -26,6 +26,9 @@ pub enum UpstreamError {
     /// No upstream capacity within the caller's wait bound (budget queue or 429 pause).
     #[error("no upstream capacity in time")]
     Throttled { retry_after: std::time::Duration },
+    /// The caller closed its connection while the request waited: it was not sent upstream.
+    #[error("the caller closed the connection before the request was sent upstream")]
+    Abandoned,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -115,6 +118,10 @@ impl GatewayError {
                 UpstreamError::Throttled { .. } => (
                     "upstream_busy",
                     "the shared IdentityNow budget has no capacity within your wait bound".into(),
+                ),
+                UpstreamError::Abandoned => (
+                    "client_closed_request",
+                    "the connection was closed before the request was sent upstream".into(),
                 ),
                 UpstreamError::BadResponse(_) => (
                     "upstream_bad_response",
@@ -229,6 +236,8 @@ impl ResponseError for GatewayError {
                 UpstreamError::Timeout(_) => StatusCode::GATEWAY_TIMEOUT,
                 UpstreamError::Auth(_) => StatusCode::SERVICE_UNAVAILABLE,
                 UpstreamError::Throttled { .. } => StatusCode::TOO_MANY_REQUESTS,
+                // NGINX's "client closed request": nobody reads it; the audit trail does.
+                UpstreamError::Abandoned => StatusCode::from_u16(499).expect("valid"),
                 UpstreamError::Status { status, .. } => match status.as_u16() {
                     400 => StatusCode::BAD_REQUEST,
                     401 => StatusCode::SERVICE_UNAVAILABLE,

@@ -28,6 +28,8 @@ pub struct Metrics {
     pub budget_queue: IntGauge,
     pub caller_wait: HistogramVec,
     pub rejections: IntCounterVec,
+    pub abandoned: IntCounterVec,
+    pub team_held: IntGauge,
     pub token_refreshes: IntCounterVec,
     pub token_expires_in: Gauge,
     pub cache_hits: IntCounterVec,
@@ -176,6 +178,20 @@ impl Metrics {
                 "Requests answered 429 by team and reason.",
                 &["team", "reason"],
             ),
+            abandoned: counter(
+                "abandoned_requests_total",
+                "Requests whose caller closed the connection while they waited, by team and \
+                 where they waited (team_limit, budget, pause, before_send); none went upstream.",
+                &["team", "stage"],
+            ),
+            team_held: reg(
+                &r,
+                IntGauge::new(
+                    "team_limit_held",
+                    "Requests held right now until their team's rate allows them.",
+                )
+                .unwrap(),
+            ),
             token_refreshes: counter(
                 "token_refreshes_total",
                 "Tenant token fetches by outcome.",
@@ -288,6 +304,7 @@ impl Metrics {
             .set(budget.pause_remaining().as_secs_f64());
         self.budget_available.set(budget.available() as i64);
         self.budget_queue.set(budget.queued() as i64);
+        self.team_held.set(state.limiter.held() as i64);
         self.token_expires_in
             .set(state.tokens.expires_in().map_or(0.0, |d| d.as_secs_f64()));
         let sync = |c: &IntCounter, v: u64| c.inc_by(v.saturating_sub(c.get()));

@@ -116,6 +116,7 @@ pub struct Lifecycle {
 /// What the metrics endpoint reads at scrape time.
 pub struct Observed {
     pub budget: Arc<UpstreamBudget>,
+    pub limiter: web::Data<TeamLimiter>,
     pub tokens: Arc<TokenProvider>,
     pub cache: Arc<ReportCache>,
     pub audit: web::Data<Audit>,
@@ -176,6 +177,7 @@ impl Application {
         let observed_audit = audit.clone();
         let observed = web::Data::new(Observed {
             budget: upstream.budget.clone(),
+            limiter: limiter.clone(),
             tokens: upstream.tokens.clone(),
             cache: state.cache.clone(),
             audit: audit.clone(),
@@ -218,6 +220,8 @@ impl Application {
                     .configure(routes::configure)
                     .default_service(web::to(routes::not_found))
             })
+            // Each connection's socket is watched while its request waits (limits::peer).
+            .on_connect(limits::peer::on_connect)
         };
         // Signals are handled in `run_until_stopped`, for the drain delay.
         let mut api = api

@@ -80,6 +80,8 @@ fn outcome(status: u16, denied: bool) -> &'static str {
         403 => "denied",
         _ if denied => "denied",
         429 => "rate_limited",
+        // The caller closed the connection while the request waited; nothing went upstream.
+        499 => "abandoned",
         200..=399 => "allowed",
         _ => "error",
     }

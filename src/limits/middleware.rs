@@ -5,6 +5,7 @@
 //! With Redis the team's GCRA lives there (`shared::scripts::TEAM_LIMIT`), so the limit holds
 //! across replicas; while Redis is down each replica applies its `fallback_share` of it.
 use super::gcra::Gcra;
+use super::peer::Peer;
 use super::{header_secs, RequestContext, CONTEXT};
 use crate::auth::settings::TeamPolicy;
 use crate::auth::{Caller, Policy};
@@ -70,6 +71,11 @@ impl TeamLimiter {
             queue_global: settings.queue_global,
             shared,
         }
+    }
+
+    /// Requests held right now until their team's slot.
+    pub fn held(&self) -> usize {
+        self.teams.lock().unwrap().1
     }
 
     pub fn max_wait(&self, p: &TeamPolicy) -> Duration {
@@ -237,6 +243,7 @@ pub async fn middleware(
             .with_label_values(&[m.team(&caller.team)])
             .observe(wait.as_secs_f64());
     }
+    let peer = req.conn_data::<Peer>().cloned();
     if !wait.is_zero() {
         let _held = Held {
             limiter: &limiter,
@@ -247,13 +254,28 @@ pub async fn middleware(
             "Waiting for the team's rate limit",
             wait_ms = wait.as_millis() as u64
         );
-        actix_rt::time::sleep(wait).instrument(span).await;
+        let held = actix_rt::time::sleep(wait).instrument(span);
+        tokio::select! {
+            _ = held => {}
+            _ = super::peer::gone(peer.as_ref()) => {
+                // The caller hung up while held: it leaves the queue and goes nowhere.
+                tracing::debug!(team = %caller.team, "caller left while held by the team limit");
+                if let Some(m) = req.app_data::<web::Data<crate::metrics::Metrics>>() {
+                    m.abandoned
+                        .with_label_values(&[m.team(&caller.team), "team_limit"])
+                        .inc();
+                }
+                let err = GatewayError::Upstream(crate::error::UpstreamError::Abandoned);
+                return Ok(req.into_response(err.error_response()));
+            }
+        }
     }
     let ctx = RequestContext {
         team: caller.team.clone(),
         weight: team_policy.weight,
         deadline: arrival + limiter.max_wait(team_policy),
         bound: limiter.max_wait(team_policy),
+        peer,
     };
     let mut res = CONTEXT
         .scope(ctx, next.call(req))

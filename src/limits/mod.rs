@@ -3,6 +3,7 @@
 pub mod budget;
 pub mod gcra;
 mod middleware;
+pub mod peer;
 pub mod retry_after;
 
 pub use budget::{BudgetConfig, Refusal, UpstreamBudget};
@@ -81,6 +82,8 @@ pub struct RequestContext {
     pub deadline: Instant,
     /// The bound itself, so that each poll of a long-poll gets a fresh deadline.
     pub bound: Duration,
+    /// The caller's connection, watched while the request waits.
+    pub peer: Option<peer::Peer>,
 }
 
 tokio::task_local! {
@@ -90,6 +93,13 @@ tokio::task_local! {
 /// The context of the request being served, if any (none for readiness probes).
 pub fn current() -> Option<RequestContext> {
     CONTEXT.try_with(Clone::clone).ok()
+}
+
+/// Whether the caller of the request being served has closed its connection.
+pub fn caller_gone() -> bool {
+    CONTEXT
+        .try_with(|c| c.peer.as_ref().is_some_and(peer::Peer::is_gone))
+        .unwrap_or(false)
 }
 
 /// Runs `fut` (one upstream step of a long request, e.g. one poll of a long-poll) with a

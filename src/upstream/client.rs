@@ -231,6 +231,15 @@ impl IdentityNow {
         d.min(self.limits.retry_after_cap)
     }
 
+    fn abandoned(&self, team: &str, stage: &str) -> UpstreamError {
+        tracing::debug!(stage, "caller left before the upstream call");
+        self.metrics
+            .abandoned
+            .with_label_values(&[team, stage])
+            .inc();
+        UpstreamError::Abandoned
+    }
+
     /// Sends one request with a budget permit and a tenant token. On 401 it drops that token
     /// and tries once more; on 429 it pauses the whole budget and holds the request for
     /// another try while the caller's wait bound allows.
@@ -250,6 +259,7 @@ impl IdentityNow {
             weight: 1,
             deadline: Instant::now() + self.limits.max_wait,
             bound: self.limits.max_wait,
+            peer: None,
         });
         let mut refreshed = false;
         let mut throttled = 0;
@@ -258,12 +268,15 @@ impl IdentityNow {
         let team = self.metrics.team(&ctx.team).to_owned();
         loop {
             let waited = Instant::now();
-            if self
-                .budget
-                .acquire(&ctx.team, ctx.weight, ctx.deadline)
-                .await
-                .is_err()
-            {
+            let permit = tokio::select! {
+                p = self.budget.acquire(&ctx.team, ctx.weight, ctx.deadline) => p,
+                _ = limits::peer::gone(ctx.peer.as_ref()) => {
+                    // Leaving drops the place in the queue: no permit is taken for nobody.
+                    let stage = if self.budget.pause_remaining().is_zero() { "budget" } else { "pause" };
+                    return Err(self.abandoned(&team, stage));
+                }
+            };
+            if permit.is_err() {
                 self.metrics
                     .rejections
                     .with_label_values(&[&team, "upstream_busy"])
@@ -277,6 +290,10 @@ impl IdentityNow {
                 .with_label_values(&[&team])
                 .observe(waited.elapsed().as_secs_f64());
             let token = self.tokens.get(&self.http).await?;
+            // The last look before anything is sent: a caller who has left gets no call.
+            if ctx.peer.as_ref().is_some_and(|p| p.is_gone()) {
+                return Err(self.abandoned(&team, "before_send"));
+            }
             let req = self
                 .http
                 .request(method.clone(), &url)

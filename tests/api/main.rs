@@ -1,5 +1,6 @@
 //! Black-box tests: the real gateway over HTTP against the real simulator, on loopback,
 //! port 0.
+mod abandon;
 mod audit;
 mod auth;
 mod caching;
