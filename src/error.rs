@@ -51,6 +51,9 @@ pub enum GatewayError {
     /// 422: well-formed but cannot be processed (e.g. a reused idempotency key).
     #[error("{message}")]
     Unprocessable { code: &'static str, message: String },
+    /// 416 with `Content-Range: bytes */length`: the range starts past the file's end.
+    #[error("the range starts past the end of the {length}-byte file")]
+    RangeNotSatisfiable { length: u64 },
     /// 413
     #[error("request body is larger than {limit} bytes")]
     PayloadTooLarge { limit: usize },
@@ -101,6 +104,7 @@ impl GatewayError {
                 format!("this resource allows {allow}"),
             ),
             Self::PayloadTooLarge { .. } => ("payload_too_large", self.to_string()),
+            Self::RangeNotSatisfiable { .. } => ("range_not_satisfiable", self.to_string()),
             Self::RateLimited { code, message, .. } => (code, message.clone()),
             Self::Upstream(e) => match e {
                 UpstreamError::Unreachable(_) => (
@@ -183,6 +187,7 @@ impl GatewayError {
                 message: message.clone(),
             },
             Self::PayloadTooLarge { limit } => Self::PayloadTooLarge { limit: *limit },
+            Self::RangeNotSatisfiable { length } => Self::RangeNotSatisfiable { length: *length },
             Self::RateLimited {
                 code,
                 message,
@@ -231,6 +236,7 @@ impl ResponseError for GatewayError {
             Self::Conflict { .. } => StatusCode::CONFLICT,
             Self::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::RangeNotSatisfiable { .. } => StatusCode::RANGE_NOT_SATISFIABLE,
             Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Upstream(e) => match e {
                 UpstreamError::Timeout(_) => StatusCode::GATEWAY_TIMEOUT,
@@ -269,6 +275,9 @@ pub fn add_headers(err: &GatewayError, resp: &mut actix_web::HttpResponseBuilder
     match err {
         GatewayError::MethodNotAllowed { allow } => {
             resp.insert_header((header::ALLOW, *allow));
+        }
+        GatewayError::RangeNotSatisfiable { length } => {
+            resp.insert_header((header::CONTENT_RANGE, format!("bytes */{length}")));
         }
         GatewayError::RateLimited { retry_after, .. }
         | GatewayError::Upstream(UpstreamError::Throttled { retry_after }) => {

@@ -3,6 +3,7 @@
 mod filename;
 mod health;
 mod openapi;
+mod range;
 mod reports;
 mod sdk;
 

@@ -353,6 +353,10 @@ pub struct FileQuery {
     params(("id" = String, Path, description = "Report id (as returned by run)", pattern = "^[A-Za-z0-9_-]{1,128}$"), FileQuery),
     responses(
         (status = 200, description = "The file", content((Vec<u8> = "application/csv"), (Vec<u8> = "application/pdf"))),
+        (status = 206, description = "The part a single `Range: bytes=…` asked for (to resume a broken download)", content((Vec<u8> = "application/csv"), (Vec<u8> = "application/pdf")),
+         headers(("Content-Range" = String, description = "bytes first-last/length"))),
+        (status = 416, description = "The range starts past the end of the file", body = ErrorBody,
+         headers(("Content-Range" = String, description = "bytes */length"))),
         (status = 400, body = ErrorBody),
         (status = 401, description = "No valid bearer token", body = ErrorBody),
         (status = 404, description = "No such report, or not in that format", body = ErrorBody),
@@ -398,7 +402,10 @@ pub async fn download_report(
         }
         Err(e) => return Err(e.into()),
     };
-    Ok(respond_file(source, q.name.as_deref(), &id, format))
+    Ok(super::range::serve(
+        &req,
+        respond_file(source, q.name.as_deref(), &id, format),
+    ))
 }
 
 /// Upstream says "file not found" for unknown reports, unfinished ones and missing
