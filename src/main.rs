@@ -42,6 +42,8 @@ enum Command {
     /// Inspect configuration.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Run, follow, download and cancel reports through a gateway (REPORTGATE_URL, REPORTGATE_TOKEN).
+    Report(reportgate::client::ReportArgs),
     /// Work with audit files.
     #[command(subcommand)]
     Audit(AuditCommand),
@@ -150,6 +152,7 @@ fn main() -> ExitCode {
         .command
         .unwrap_or(Command::Serve(ConfigArg { config: None }));
     match command {
+        Command::Report(args) => reportgate::client::main(args),
         Command::Config(ConfigCommand::Check(arg)) => match load(arg.config.as_deref()) {
             Ok(s) => {
                 println!(

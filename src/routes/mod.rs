@@ -1,6 +1,6 @@
 //! HTTP routes: the simplified `/v1` API, the SDK-compatible upstream paths, health and
 //! the OpenAPI document. Helpers shared by them live here.
-mod filename;
+pub(crate) mod filename;
 mod health;
 mod openapi;
 mod range;

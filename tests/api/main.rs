@@ -12,6 +12,8 @@ mod https;
 mod limits;
 mod observability;
 mod policy;
+mod ranges;
+mod report_cli;
 mod reports;
 mod sdk_arguments;
 mod sdk_files;
