@@ -41,12 +41,7 @@ struct Held<'a> {
 
 impl Drop for Held<'_> {
     fn drop(&mut self) {
-        let mut guard = self.limiter.teams.lock().unwrap();
-        let (teams, total) = &mut *guard;
-        if let Some(t) = teams.get_mut(&self.team) {
-            t.waiting -= 1;
-        }
-        *total -= 1;
+        self.limiter.give_place(&self.team);
     }
 }
 
@@ -98,15 +93,29 @@ impl TeamLimiter {
         team: &str,
         p: &TeamPolicy,
     ) -> Option<(Decision, Snapshot)> {
+        // The local queue bound comes first: a request with no place to be held may book a
+        // slot in Redis only if it can go at once (a wait bound of zero), so a refused request
+        // never spends the team's rate (issue 22 item 3).
+        let place = self.take_place(team, p);
+        let bound = if place {
+            self.max_wait(p)
+        } else {
+            Duration::ZERO
+        };
         let interval = Duration::from_secs_f64(1.0 / p.rate.max(1e-6));
         let mut call = scripts::TEAM_LIMIT.prepare_invoke();
         call.key(store.key(&["team", team]))
             .arg(interval.as_micros() as u64)
             .arg((interval * p.burst.max(1).saturating_sub(1)).as_micros() as u64)
-            .arg(self.max_wait(p).as_micros() as u64);
-        let (ok, wait_us, ahead_us): (u8, u64, u64) = store
+            .arg(bound.as_micros() as u64);
+        let reply: Option<(u8, u64, u64)> = store
             .run(|mut c| async move { call.invoke_async(&mut c).await })
-            .await?;
+            .await;
+        let keep = matches!(reply, Some((1, wait_us, _)) if wait_us > 0);
+        if place && !keep {
+            self.give_place(team);
+        }
+        let (ok, wait_us, ahead_us) = reply?;
         let (wait, ahead) = (
             Duration::from_micros(wait_us),
             Duration::from_micros(ahead_us),
@@ -119,20 +128,31 @@ impl TeamLimiter {
         if ok == 0 {
             return Some((Decision::Refuse(wait), snapshot));
         }
-        if !wait.is_zero() {
-            // The slot is booked in Redis; the local queue bound still applies to holding.
-            let mut guard = self.teams.lock().unwrap();
-            let (teams, total) = &mut *guard;
-            let t = teams
-                .entry(team.to_owned())
-                .or_insert_with(|| self.local_state(p));
-            if t.waiting >= self.queue_per_team || *total >= self.queue_global {
-                return Some((Decision::Refuse(wait), snapshot));
-            }
-            t.waiting += 1;
-            *total += 1;
-        }
         Some((Decision::Go(wait), snapshot))
+    }
+
+    /// Takes a place in the local hold queue, if there is one.
+    fn take_place(&self, team: &str, p: &TeamPolicy) -> bool {
+        let mut guard = self.teams.lock().unwrap();
+        let (teams, total) = &mut *guard;
+        let t = teams
+            .entry(team.to_owned())
+            .or_insert_with(|| self.local_state(p));
+        if t.waiting >= self.queue_per_team || *total >= self.queue_global {
+            return false;
+        }
+        t.waiting += 1;
+        *total += 1;
+        true
+    }
+
+    fn give_place(&self, team: &str) {
+        let mut guard = self.teams.lock().unwrap();
+        let (teams, total) = &mut *guard;
+        if let Some(t) = teams.get_mut(team) {
+            t.waiting -= 1;
+        }
+        *total -= 1;
     }
 
     fn local_state(&self, p: &TeamPolicy) -> TeamState {

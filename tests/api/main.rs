@@ -20,5 +20,6 @@ mod sdk_files;
 mod sdk_paths;
 mod security;
 mod shared;
+mod shared_limits;
 mod simulator;
 mod tokens;

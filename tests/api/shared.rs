@@ -110,7 +110,7 @@ impl Drop for RedisServer {
 }
 
 /// Settings of one replica: the simulator's, plus the shared Redis and these teams.
-fn replica_settings(
+pub fn replica_settings(
     sim: &SimulatorHandle,
     redis: &RedisServer,
     teams: &[NamedTeamPolicy],
@@ -124,7 +124,7 @@ fn replica_settings(
 }
 
 /// Two replicas in front of one simulator, both using `redis`; waits until both share.
-async fn two_replicas(
+pub async fn two_replicas(
     sim: SimulatorHandle,
     redis: &RedisServer,
     teams: &[NamedTeamPolicy],
@@ -138,7 +138,7 @@ async fn two_replicas(
 }
 
 /// The Redis mode a replica reports in /readyz, waited for (bounded).
-async fn wait_for_mode(app: &TestApp, mode: &str) {
+pub async fn wait_for_mode(app: &TestApp, mode: &str) {
     let mut last = String::new();
     for _ in 0..100 {
         let r = app
@@ -162,7 +162,7 @@ async fn metric(app: &TestApp, name: &str) -> f64 {
     value(&scrape(app).await, name).unwrap_or_else(|| panic!("no {name} in /metrics"))
 }
 
-fn served(r: &[(u16, Duration)]) -> usize {
+pub fn served(r: &[(u16, Duration)]) -> usize {
     r.iter().filter(|(s, _)| *s == 404).count()
 }
 
