@@ -128,15 +128,23 @@ impl UpstreamBudget {
     /// Waits for a permit until `deadline`. Immediate when nobody queues and the pace allows.
     #[tracing::instrument(name = "Waiting for an upstream permit", skip_all, fields(team = %team))]
     pub async fn acquire(&self, team: &str, weight: u32, deadline: Instant) -> Result<(), Refusal> {
-        // A shared permit is a Redis round trip away: no bound cuts it shorter than that.
-        let deadline = match &self.shared {
-            Some(sh) if sh.store.is_up() => deadline.max(Instant::now() + sh.store.timeout()),
-            _ => deadline,
+        // Every request may wait one turn of the budget, however little of its own bound is
+        // left (max_wait: 0, or a bound spent held by its team limit): it is served if its
+        // team is next in the fair order, instead of being refused whenever anyone queues.
+        // A shared permit is also a Redis round trip away.
+        let now = Instant::now();
+        let round_trip = match &self.shared {
+            Some(sh) if sh.store.is_up() => sh.store.timeout(),
+            _ => Duration::ZERO,
         };
+        let deadline = deadline.max(now + self.turn() + round_trip);
         let rx = {
             let mut s = self.state.lock().unwrap();
-            let now = Instant::now();
             let paused = s.paused_until.is_some_and(|p| p > now);
+            if s.paused_until.is_some_and(|p| p > deadline) {
+                // A pause known to outlast the bound: answer now, not at the bound.
+                return Err(Refusal::Timeout);
+            }
             // Shared grants all go through the dispatcher (one Redis call each).
             if s.queued == 0 && !paused && !self.is_shared() && s.gcra.wait(now).is_zero() {
                 s.gcra.reserve(now);
@@ -165,6 +173,12 @@ impl UpstreamBudget {
             Ok(Ok(())) => Ok(()),
             _ => Err(Refusal::Timeout),
         }
+    }
+
+    /// One turn of the budget: the pace's interval, twice (the next permit may be up to one
+    /// interval away, and the one after it is the next turn of the fair order), at most 1 s.
+    fn turn(&self) -> Duration {
+        (self.state.lock().unwrap().gcra.interval * 2).min(Duration::from_secs(1))
     }
 
     /// Stops all upstream calls until `now + d` (or later, if already paused longer).

@@ -5,6 +5,7 @@ mod audit;
 mod auth;
 mod caching;
 mod cli;
+mod deadlines;
 mod errors;
 mod faults;
 mod helpers;
