@@ -47,14 +47,18 @@ struct State {
     pause_unshared: bool,
     /// Whether Redis holds heartbeats of ours (to drop them when our queues empty).
     announced: bool,
+    /// When Redis last answered the budget script (our replica heartbeat).
+    last_heard: Option<Instant>,
 }
 
 /// The Redis side of the budget.
 struct Shared {
     store: Arc<SharedStore>,
-    keys: [String; 3],
+    keys: [String; 4],
     /// This replica's id in the heartbeats.
     replica: String,
+    /// This replica's share of the budget (`redis.fallback_share`).
+    share: f64,
     interval_us: u64,
     tolerance_us: u64,
     /// A team is active while a replica's heartbeat for it is younger than this.
@@ -91,7 +95,9 @@ impl UpstreamBudget {
                 store.key(&["budget"]),
                 store.key(&["budget", "vtime"]),
                 store.key(&["budget", "seen"]),
+                store.key(&["budget", "replicas"]),
             ],
+            share: store.fallback_share(),
             replica: format!("{:016x}", rand::random::<u64>()),
             interval_us: interval.as_micros() as u64,
             tolerance_us: (interval * cfg.burst.max(1).saturating_sub(1)).as_micros() as u64,
@@ -112,6 +118,7 @@ impl UpstreamBudget {
                 queued: 0,
                 pause_unshared: false,
                 announced: false,
+                last_heard: None,
             }),
             cfg,
             wake: Notify::new(),
@@ -146,7 +153,12 @@ impl UpstreamBudget {
                 return Err(Refusal::Timeout);
             }
             // Shared grants all go through the dispatcher (one Redis call each).
-            if s.queued == 0 && !paused && !self.is_shared() && s.gcra.wait(now).is_zero() {
+            if s.queued == 0
+                && !paused
+                && !self.is_shared()
+                && self.fallback_hold(&s, now).is_none()
+                && s.gcra.wait(now).is_zero()
+            {
                 s.gcra.reserve(now);
                 return Ok(());
             }
@@ -179,6 +191,15 @@ impl UpstreamBudget {
     /// interval away, and the one after it is the next turn of the fair order), at most 1 s.
     fn turn(&self) -> Duration {
         (self.state.lock().unwrap().gcra.interval * 2).min(Duration::from_secs(1))
+    }
+
+    /// After losing Redis, local permits wait until Redis has stopped counting this replica
+    /// among the heard (its heartbeat is `active` old): until then its share is still in the
+    /// shared pace, and spending it locally too would over-spend.
+    fn fallback_hold(&self, s: &State, now: Instant) -> Option<Instant> {
+        let sh = self.shared.as_ref()?;
+        let from = s.last_heard? + sh.active;
+        (now < from).then_some(from)
     }
 
     /// Stops all upstream calls until `now + d` (or later, if already paused longer).
@@ -236,6 +257,9 @@ impl UpstreamBudget {
             }
             if let Some(p) = s.paused_until.filter(|p| *p > now) {
                 return Some(p);
+            }
+            if let Some(from) = self.fallback_hold(&s, now) {
+                return Some(from);
             }
             let wait = s.gcra.wait(now);
             if !wait.is_zero() {
@@ -308,7 +332,11 @@ impl UpstreamBudget {
                 .filter(|(_, q)| !q.waiters.is_empty())
                 .map(|(t, q)| (t.clone(), q.weight as u32))
                 .collect();
-            if teams.is_empty() && !s.announced && pause_us == 0 {
+            // Idle replicas keep their heartbeat too: their share stays in the pace.
+            let heartbeat_due = s
+                .last_heard
+                .is_none_or(|h| now.duration_since(h) >= sh.active / 4);
+            if teams.is_empty() && !s.announced && pause_us == 0 && !heartbeat_due {
                 return None;
             }
             s.announced = !teams.is_empty();
@@ -322,7 +350,8 @@ impl UpstreamBudget {
             .arg(sh.tolerance_us)
             .arg(sh.active.as_micros() as u64)
             .arg(pause_us)
-            .arg(&sh.replica);
+            .arg(&sh.replica)
+            .arg(sh.share);
         for (team, weight) in &teams {
             call.arg(team).arg(*weight);
         }
@@ -338,6 +367,7 @@ impl UpstreamBudget {
             s.announced = false;
             return Some(now);
         };
+        self.state.lock().unwrap().last_heard = Some(now);
         let wait = Duration::from_micros(wait_us);
         match reason.as_str() {
             "grant" => {

@@ -27,18 +27,44 @@ local tolerance = tonumber(ARGV[2])
 /// again shortly. A team that (re)joins starts at the current virtual clock: no credit for
 /// idling. A replica that stops holding a team drops its heartbeat in the same call.
 ///
-/// KEYS: budget hash (tat, vclock, pause), virtual times hash, heartbeats hash.
-/// ARGV: interval_us, tolerance_us, active_us, pause_us (0: none), replica id, then
-/// team, weight pairs. Returns {granted team or "", wait_us, reason}.
+/// The pace is the whole budget's only while every replica is heard: each call is also the
+/// replica's heartbeat (with its `fallback_share`), and the pace runs at the sum of the
+/// shares of the replicas heard within `active_us` (at most 1). A replica cut off from
+/// Redis spends its fallback share on its own; the others then share only theirs, so the
+/// sum never exceeds the budget, whichever replicas are in or out (the replica that lost
+/// Redis waits until Redis has stopped counting it, see `budget.rs`).
+///
+/// KEYS: budget hash (tat, vclock, pause), virtual times hash, team heartbeats hash, replica
+/// heartbeats hash. ARGV: interval_us (whole budget), tolerance_us, active_us, pause_us (0:
+/// none), replica id, replica share, then team, weight pairs. Returns {granted team or "",
+/// wait_us, reason}.
 pub static BUDGET: LazyLock<Script> = LazyLock::new(|| {
     script(
         r#"
 local active = tonumber(ARGV[3])
 local pause_req = tonumber(ARGV[4])
 local replica = ARGV[5]
+local share = tonumber(ARGV[6])
 local plen = string.len(replica) + 1
 local ttl = 3600000
-for i = 1, 3 do redis.call('PEXPIRE', KEYS[i], ttl) end
+for i = 1, 4 do redis.call('PEXPIRE', KEYS[i], ttl) end
+
+-- This replica's heartbeat, and the shares of every replica heard within `active`: only
+-- those draw on Redis. One not heard may be spending its fallback share on its own.
+redis.call('HSET', KEYS[4], replica, string.format('%d %s', now, ARGV[6]))
+local heard = 0
+local reps = redis.call('HGETALL', KEYS[4])
+for i = 1, #reps, 2 do
+  local at, s = string.match(reps[i + 1], '^(%d+) (.+)$')
+  if at == nil or now - tonumber(at) > active then
+    redis.call('HDEL', KEYS[4], reps[i])
+  else
+    heard = heard + tonumber(s)
+  end
+end
+if heard > 1 then heard = 1 end
+if heard < share then heard = share end
+interval = math.floor(interval / heard)
 
 local pause = tonumber(redis.call('HGET', KEYS[1], 'pause') or '0')
 if pause_req > 0 and now + pause_req > pause then
@@ -48,7 +74,7 @@ end
 local vclock = tonumber(redis.call('HGET', KEYS[1], 'vclock') or '0')
 
 local mine = {}
-for i = 6, #ARGV, 2 do
+for i = 7, #ARGV, 2 do
   local team = ARGV[i]
   mine[team] = true
   local field = replica .. ':' .. team
@@ -75,14 +101,14 @@ for i = 1, #seen, 2 do
   end
 end
 
-if #ARGV < 6 then return {'', 0, 'idle'} end
+if #ARGV < 7 then return {'', 0, 'idle'} end
 if pause > now then return {'', pause - now, 'pause'} end
 local tat = tonumber(redis.call('HGET', KEYS[1], 'tat') or '0')
 if tat < now then tat = now end
 if tat - tolerance > now then return {'', tat - tolerance - now, 'pace'} end
 
 local best, bestv, bestw = nil, 0, 1
-for i = 6, #ARGV, 2 do
+for i = 7, #ARGV, 2 do
   local v = tonumber(redis.call('HGET', KEYS[2], ARGV[i]) or '0')
   if best == nil or v < bestv then best, bestv, bestw = ARGV[i], v, tonumber(ARGV[i + 1]) end
 end

@@ -3,7 +3,9 @@
 use crate::helpers::{flood, spawn_gateway, team, token_for};
 use crate::shared::{replica_settings, served, wait_for_mode, RedisServer};
 use reportgate::simulator::Simulator;
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 #[actix_rt::test]
 async fn a_flood_on_a_shared_team_limit_is_served_at_the_teams_rate_and_refusals_book_nothing() {
@@ -35,4 +37,120 @@ async fn a_flood_on_a_shared_team_limit_is_served_at_the_teams_rate_and_refusals
         slowest < Duration::from_millis(1800),
         "held {slowest:?}, bound 1 s"
     );
+}
+
+/// A TCP relay to Redis for one replica, which a test can cut (every connection dropped,
+/// new ones refused) and restore: a network partition of that replica alone.
+struct Relay {
+    port: u16,
+    cut: Arc<AtomicBool>,
+    conns: Arc<Mutex<Vec<actix_rt::task::JoinHandle<()>>>>,
+}
+
+impl Relay {
+    async fn to(redis: &RedisServer) -> Self {
+        let target = redis
+            .url()
+            .trim_start_matches("redis://")
+            .trim_end_matches("/0")
+            .to_owned();
+        let listener = actix_rt::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let cut = Arc::new(AtomicBool::new(false));
+        let conns = Arc::new(Mutex::new(Vec::new()));
+        let (c, list) = (cut.clone(), conns.clone());
+        actix_rt::spawn(async move {
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                if c.load(Ordering::SeqCst) {
+                    continue; // refused: dropped at once
+                }
+                let target = target.clone();
+                list.lock().unwrap().push(actix_rt::spawn(async move {
+                    if let Ok(mut out) = actix_rt::net::TcpStream::connect(&target).await {
+                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut out).await;
+                    }
+                }));
+            }
+        });
+        Self { port, cut, conns }
+    }
+
+    fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/0", self.port)
+    }
+
+    fn cut(&self) {
+        self.cut.store(true, Ordering::SeqCst);
+        for c in self.conns.lock().unwrap().drain(..) {
+            c.abort();
+        }
+    }
+
+    fn restore(&self) {
+        self.cut.store(false, Ordering::SeqCst);
+    }
+}
+
+#[actix_rt::test]
+async fn cutting_either_replica_or_both_off_redis_never_spends_more_than_the_tenants_limit() {
+    let redis = RedisServer::start();
+    // The simulator enforces the documented 100 requests per 10 s for the one API client.
+    let sim = Simulator::builder().start().unwrap();
+    let teams = [team("busy", 1000.0, 1000, Duration::from_secs(3))];
+    let (relay_a, relay_b) = (Relay::to(&redis).await, Relay::to(&redis).await);
+    let replica = |relay: &Relay| {
+        let mut s = replica_settings(&sim, &redis, &teams);
+        s.redis.url = Some(relay.url());
+        s.redis.timeout = Duration::from_millis(200);
+        spawn_gateway(sim.clone(), s)
+    };
+    let (a, b) = (replica(&relay_a), replica(&relay_b));
+    for app in [&a, &b] {
+        wait_for_mode(app, "shared").await;
+    }
+    let token = token_for(&a.settings, "u", "busy");
+    // Each replica gets 10 req/s, twice the budget together, for 30 s; meanwhile A is cut
+    // off, then B, then both, with both back in between.
+    let load = futures_util::future::join(
+        flood(&a, token.clone(), 10.0, 30.0),
+        flood(&b, token.clone(), 10.0, 30.0),
+    );
+    let partitions = async {
+        let phase = |s: u64| actix_rt::time::sleep(Duration::from_secs(s));
+        phase(3).await;
+        relay_a.cut();
+        wait_for_mode(&a, "fallback").await;
+        phase(7).await;
+        relay_a.restore();
+        wait_for_mode(&a, "shared").await;
+        phase(3).await;
+        relay_b.cut();
+        wait_for_mode(&b, "fallback").await;
+        phase(7).await;
+        relay_b.restore();
+        wait_for_mode(&b, "shared").await;
+        phase(2).await;
+        relay_a.cut();
+        relay_b.cut();
+        phase(5).await;
+        relay_a.restore();
+        relay_b.restore();
+    };
+    let started = Instant::now();
+    let ((ra, rb), ()) = futures_util::join!(load, partitions);
+    let elapsed = started.elapsed().as_secs_f64();
+    let c = a.sim.counters();
+    let used = c.result as f64 / (100.0 * elapsed / 10.0);
+    println!(
+        "partitions A, B, both over {elapsed:.1} s: {} upstream calls ({:.0} % of the limit), {} upstream 429s; served A {} B {}",
+        c.result,
+        used * 100.0,
+        c.rate_limited,
+        served(&ra),
+        served(&rb)
+    );
+    assert_eq!(c.rate_limited, 0, "the tenant's limit was over-spent");
+    assert!(used >= 0.6, "only {:.0} % of the limit used", used * 100.0);
 }
