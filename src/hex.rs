@@ -11,6 +11,14 @@ pub fn encode(bytes: &[u8]) -> String {
     out
 }
 
+/// Hex into a caller's buffer of twice the input's length (no allocation).
+pub fn encode_into(bytes: &[u8], out: &mut [u8]) {
+    for (b, pair) in bytes.iter().zip(out.chunks_exact_mut(2)) {
+        pair[0] = DIGITS[usize::from(b >> 4)];
+        pair[1] = DIGITS[usize::from(b & 0x0f)];
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -19,5 +27,8 @@ mod tests {
         let slow: String = all.iter().map(|b| format!("{b:02x}")).collect();
         assert_eq!(super::encode(&all), slow);
         assert_eq!(super::encode(&[]), "");
+        let mut buf = vec![0u8; 512];
+        super::encode_into(&all, &mut buf);
+        assert_eq!(buf, slow.as_bytes());
     }
 }

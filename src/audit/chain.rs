@@ -8,32 +8,62 @@ pub const GENESIS: &str = "00000000000000000000000000000000000000000000000000000
 
 pub use crate::hex::encode as hex;
 
-fn hash_of(prev: &str, body: &str) -> String {
+/// A line's hash (or HMAC) as the 64 hex digits written into the line.
+pub type Hex64 = [u8; 64];
+
+fn hash_of(prev: &[u8], body: &[u8]) -> Hex64 {
     let mut ctx = digest::Context::new(&digest::SHA256);
-    ctx.update(prev.as_bytes());
+    ctx.update(prev);
     ctx.update(b"\n");
-    ctx.update(body.as_bytes());
-    hex(ctx.finish().as_ref())
+    ctx.update(body);
+    hex64(ctx.finish().as_ref())
 }
 
-/// Seals a record (a JSON object without the chain fields) into its line (no newline).
-pub fn seal(record_json: &str, prev: &str, key: Option<&hmac::Key>) -> (String, String) {
+fn hex64(digest: &[u8]) -> Hex64 {
+    let mut out = [0u8; 64];
+    crate::hex::encode_into(digest, &mut out);
+    out
+}
+
+/// Seals a record (a JSON object without the chain fields) into its line, appended to `out`
+/// (no newline), and returns the line's hash. The writer seals a whole batch into one
+/// buffer this way: no intermediate strings per record, one write per batch.
+pub fn seal_into(
+    out: &mut Vec<u8>,
+    record_json: &str,
+    prev: &Hex64,
+    key: Option<&hmac::Key>,
+) -> Hex64 {
     let open = record_json.strip_suffix('}').expect("a JSON object");
-    let sep = if open.trim_end().ends_with('{') {
-        ""
-    } else {
-        ","
-    };
-    let body = format!("{open}{sep}\"prevHash\":\"{prev}\"");
-    let hash = hash_of(prev, &body);
-    let line = match key {
-        Some(k) => format!(
-            "{body},\"hash\":\"{hash}\",\"hmac\":\"{}\"}}",
-            hex(hmac::sign(k, hash.as_bytes()).as_ref())
-        ),
-        None => format!("{body},\"hash\":\"{hash}\"}}"),
-    };
-    (line, hash)
+    let start = out.len();
+    out.extend_from_slice(open.as_bytes());
+    if !open.trim_end().ends_with('{') {
+        out.push(b',');
+    }
+    out.extend_from_slice(b"\"prevHash\":\"");
+    out.extend_from_slice(prev);
+    out.push(b'"');
+    let hash = hash_of(prev, &out[start..]);
+    out.extend_from_slice(b",\"hash\":\"");
+    out.extend_from_slice(&hash);
+    out.push(b'"');
+    if let Some(k) = key {
+        out.extend_from_slice(b",\"hmac\":\"");
+        out.extend_from_slice(&hex64(hmac::sign(k, &hash).as_ref()));
+        out.push(b'"');
+    }
+    out.push(b'}');
+    hash
+}
+
+/// Seals one record into its line (no newline) and returns (line, hash).
+#[cfg(test)]
+pub fn seal(record_json: &str, prev: &str, key: Option<&hmac::Key>) -> (String, String) {
+    let prev: Hex64 = prev.as_bytes().try_into().expect("a 64-digit hash");
+    let mut out = Vec::with_capacity(record_json.len() + 200);
+    let hash = seal_into(&mut out, record_json, &prev, key);
+    let text = |b: Vec<u8>| String::from_utf8(b).expect("JSON text and hex digits");
+    (text(out), text(hash.to_vec()))
 }
 
 /// What is wrong with one line, if anything. Returns the line's hash when it is intact.
@@ -52,7 +82,7 @@ pub fn check(line: &str, prev: &str, key: Option<&hmac::Key>) -> Result<String, 
             "prevHash does not match the previous record (deleted, inserted or reordered)".into(),
         );
     }
-    if hash_of(prev, body) != hash {
+    if hash_of(prev.as_bytes(), body.as_bytes()) != hash.as_bytes() {
         return Err("hash does not match the content (edited)".into());
     }
     if !tail.starts_with('"') {

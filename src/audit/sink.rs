@@ -2,7 +2,7 @@
 //! drains whatever is queued, writes it (group commit), fsyncs when any record in the batch
 //! is blocking, then acknowledges. A failing file makes the sink unhealthy (readiness false,
 //! blocking actions refused) and keeps unwritten records in a bounded backlog for retry.
-use super::chain::{self, GENESIS};
+use super::chain::{self, Hex64, GENESIS};
 use super::AuditSettings;
 use std::collections::VecDeque;
 use std::fs::{File, OpenOptions};
@@ -135,7 +135,7 @@ struct Writer {
     key: Option<ring::hmac::Key>,
     file: Option<File>,
     size: u64,
-    prev: String,
+    prev: Hex64,
     /// Records not yet on disk, and whether a caller waits for each.
     backlog: VecDeque<(String, bool)>,
     backlog_max: usize,
@@ -143,15 +143,21 @@ struct Writer {
     stats: Arc<SinkStats>,
     latency: Option<prometheus::Histogram>,
     stdout_buf: Vec<u8>,
+    /// The batch being written: its sealed lines, and where each ends with its hash.
+    buf: Vec<u8>,
+    ends: Vec<(usize, Hex64)>,
+    write_error: Option<std::io::Error>,
 }
 
 /// The hash of the last complete line of an existing file, so the chain continues.
-fn last_hash(path: &Path) -> Option<String> {
+fn last_hash(path: &Path) -> Option<Hex64> {
     let file = File::open(path).ok()?;
     let mut last = None;
     for line in BufReader::new(file).lines().map_while(Result::ok) {
         if let Some(i) = line.rfind(",\"hash\":\"") {
-            last = line.get(i + 9..i + 9 + 64).map(str::to_owned);
+            last = line
+                .get(i + 9..i + 9 + 64)
+                .and_then(|h| h.as_bytes().try_into().ok());
         }
     }
     last
@@ -163,7 +169,7 @@ impl Writer {
         let prev = path
             .as_deref()
             .and_then(last_hash)
-            .unwrap_or_else(|| GENESIS.to_owned());
+            .unwrap_or_else(|| GENESIS.as_bytes().try_into().expect("64 digits"));
         let mut w = Self {
             path,
             stdout: s.stdout,
@@ -181,6 +187,9 @@ impl Writer {
             stats,
             latency: None,
             stdout_buf: Vec::new(),
+            buf: Vec::new(),
+            ends: Vec::new(),
+            write_error: None,
         };
         if w.path.is_some() && w.open().is_err() {
             w.healthy.store(false, Ordering::Relaxed);
@@ -216,7 +225,9 @@ impl Writer {
         self.open()
     }
 
-    /// Writes the backlog; the chain advances only for lines that reached the file.
+    /// Writes the backlog; the chain advances only for lines that reached the file. The
+    /// lines are sealed into one buffer and written with as few calls as the file allows
+    /// (one per batch, plus one per rotation): a write per record cost a syscall each.
     fn write_backlog(&mut self, sync: bool) -> std::io::Result<()> {
         if self.path.is_none() {
             return Ok(());
@@ -224,24 +235,51 @@ impl Writer {
         if self.file.is_none() {
             self.open()?;
         }
-        while let Some((json, _)) = self.backlog.front() {
-            let (line, hash) = chain::seal(json, &self.prev, self.key.as_ref());
-            if self.size > 0 && self.size + line.len() as u64 + 1 > self.max_bytes {
+        while !self.backlog.is_empty() {
+            // Seal the lines that fit in the current file (at least one).
+            self.buf.clear();
+            self.ends.clear();
+            let mut prev = self.prev;
+            for (json, _) in &self.backlog {
+                let start = self.buf.len();
+                let hash = chain::seal_into(&mut self.buf, json, &prev, self.key.as_ref());
+                self.buf.push(b'\n');
+                let fits = self.size + self.buf.len() as u64 <= self.max_bytes;
+                if !fits && (self.size > 0 || start > 0) {
+                    self.buf.truncate(start);
+                    break;
+                }
+                self.ends.push((self.buf.len(), hash));
+                prev = hash;
+            }
+            if self.ends.is_empty() {
+                self.rotate()?;
+                continue;
+            }
+            let written = self.write_buf();
+            // Every complete line that reached the file is part of the chain.
+            let done = self
+                .ends
+                .iter()
+                .take_while(|(end, _)| *end <= written)
+                .count();
+            let mut complete = 0;
+            if let Some((end, hash)) = done.checked_sub(1).map(|i| self.ends[i]) {
+                self.prev = hash;
+                complete = end;
+            }
+            self.size += written as u64;
+            if self.stdout {
+                self.stdout_buf.extend_from_slice(&self.buf[..complete]);
+            }
+            self.backlog.drain(..done);
+            if written < self.buf.len() {
+                self.file = None; // reopen next time
+                return Err(self.write_error.take().expect("a short write has an error"));
+            }
+            if !self.backlog.is_empty() {
                 self.rotate()?;
             }
-            let f = self.file.as_mut().expect("opened");
-            let mut buf = line.into_bytes();
-            buf.push(b'\n');
-            if let Err(e) = f.write_all(&buf) {
-                self.file = None; // reopen next time
-                return Err(e);
-            }
-            self.size += buf.len() as u64;
-            self.prev = hash;
-            if self.stdout {
-                self.stdout_buf.extend_from_slice(&buf);
-            }
-            self.backlog.pop_front();
         }
         if !self.stdout_buf.is_empty() {
             let _ = std::io::stdout().lock().write_all(&self.stdout_buf);
@@ -251,6 +289,28 @@ impl Writer {
             self.file.as_mut().expect("opened").sync_data()?;
         }
         Ok(())
+    }
+
+    /// Writes `buf` to the file; returns how much of it was written (all, unless an error
+    /// stopped it, kept in `write_error`).
+    fn write_buf(&mut self) -> usize {
+        let f = self.file.as_mut().expect("opened");
+        let mut written = 0;
+        while written < self.buf.len() {
+            match f.write(&self.buf[written..]) {
+                Ok(0) => {
+                    self.write_error = Some(std::io::ErrorKind::WriteZero.into());
+                    break;
+                }
+                Ok(n) => written += n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    self.write_error = Some(e);
+                    break;
+                }
+            }
+        }
+        written
     }
 
     /// Waits for work: at once for urgent messages, else within the batch window.
@@ -292,11 +352,16 @@ impl Writer {
                     Msg::Write(e) => {
                         if self.path.is_none() {
                             // stdout only: chain and print at once.
-                            let (line, hash) = chain::seal(&e.json, &self.prev, self.key.as_ref());
-                            self.prev = hash;
-                            if self.stdout {
-                                stdout_lines.extend_from_slice(line.as_bytes());
-                                stdout_lines.push(b'\n');
+                            let start = stdout_lines.len();
+                            self.prev = chain::seal_into(
+                                &mut stdout_lines,
+                                &e.json,
+                                &self.prev,
+                                self.key.as_ref(),
+                            );
+                            stdout_lines.push(b'\n');
+                            if !self.stdout {
+                                stdout_lines.truncate(start);
                             }
                         } else if self.backlog.len() >= self.backlog_max {
                             self.stats.dropped.fetch_add(1, Ordering::Relaxed);
