@@ -46,9 +46,20 @@ pub struct CacheSettings {
 pub struct CachedResult {
     pub body: Bytes,
     pub results: ReportResults,
+    /// The `/v1` body, rendered on the first `/v1` read without the caller's id
+    /// (`routes::rendered`); `None` inside when it cannot be rendered that way.
+    pub v1_parts: std::sync::OnceLock<Option<crate::routes::Rendered>>,
 }
 
 impl CachedResult {
+    pub fn new(body: Bytes, results: ReportResults) -> Self {
+        Self {
+            body,
+            results,
+            v1_parts: std::sync::OnceLock::new(),
+        }
+    }
+
     pub fn status(&self) -> Status {
         Status::from_upstream(self.results.status.as_deref())
     }
@@ -174,15 +185,17 @@ impl ReportCache {
     }
 
     /// A report's result, from the cache or (one call for all concurrent askers) upstream.
+    /// `fetch` makes the upstream call; it is only called on a miss.
     #[tracing::instrument(name = "Looking up a report result in the cache", skip_all)]
-    pub async fn result<F>(
+    pub async fn result<F, Fut>(
         &self,
         id: &str,
         completed: Option<bool>,
         fetch: F,
     ) -> Result<Arc<CachedResult>, UpstreamError>
     where
-        F: Future<Output = Result<CachedResult, UpstreamError>>,
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<CachedResult, UpstreamError>>,
     {
         let key = (id.to_owned(), completed);
         if let Some(hit) = self.results.get(&key).await {
@@ -190,6 +203,22 @@ impl ReportCache {
             return Ok(hit);
         }
         self.result_counters.misses.fetch_add(1, Ordering::Relaxed);
+        // Boxed: inline, the miss path's state (moka's single-flight around the whole
+        // upstream call) made every status read's future tens of KB, copied as it was moved
+        // and boxed by actix (the largest memcpy in profiles of cached reads).
+        Box::pin(self.result_miss(key, id, completed, fetch())).await
+    }
+
+    async fn result_miss<Fut>(
+        &self,
+        key: (String, Option<bool>),
+        id: &str,
+        completed: Option<bool>,
+        fetch: Fut,
+    ) -> Result<Arc<CachedResult>, UpstreamError>
+    where
+        Fut: Future<Output = Result<CachedResult, UpstreamError>>,
+    {
         self.results
             .try_get_with(key, async {
                 let rkey = self.shared.as_ref().map(|s| {

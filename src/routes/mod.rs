@@ -4,6 +4,8 @@ pub(crate) mod filename;
 mod health;
 mod openapi;
 mod range;
+mod rendered;
+pub use rendered::Rendered;
 mod reports;
 mod sdk;
 
@@ -245,9 +247,9 @@ pub(crate) async fn cached_result(
 ) -> Result<Arc<CachedResult>, UpstreamError> {
     state
         .cache
-        .result(id.as_str(), completed, async {
+        .result(id.as_str(), completed, || async {
             let (body, results) = upstream.result(family, id, completed).await?;
-            Ok(CachedResult { body, results })
+            Ok(CachedResult::new(body, results))
         })
         .await
 }

@@ -1,5 +1,7 @@
 //! The simplified API: `/v1/reports`, camelCase, one lifecycle vocabulary.
-use super::{cached_result, fetch_file, read_run_request, resolve_id, resource, respond_file};
+use super::{
+    cached_result, fetch_file, read_run_request, rendered, resolve_id, resource, respond_file,
+};
 use crate::auth::{Caller, Policy};
 use crate::cache::IdempotentRun;
 use crate::domain::{ReportId, Status};
@@ -132,7 +134,12 @@ impl Report {
         r
     }
 
-    fn from_results(r: &ReportResults) -> Self {
+    /// How many download links the report carries.
+    pub(super) fn files(&self) -> usize {
+        self.links.files.len()
+    }
+
+    pub(super) fn from_results(r: &ReportResults) -> Self {
         let status = Status::from_upstream(r.status.as_deref());
         let formats = r
             .available_formats
@@ -317,9 +324,15 @@ pub async fn get_report(
             .max(Duration::from_millis(100));
         actix_rt::time::sleep(left.min(pace)).await;
     };
-    let mut results = cached.results.clone();
     // The caller's id (owner-bound) is the report's name here, whatever upstream echoes.
-    results.id = id.into_inner();
+    let id = id.into_inner();
+    if let Some(parts) = cached.v1_parts.get_or_init(|| rendered::parts(&cached)) {
+        return Ok(HttpResponse::Ok()
+            .content_type("application/json")
+            .body(rendered::body(parts, &id)));
+    }
+    let mut results = cached.results.clone();
+    results.id = id;
     Ok(HttpResponse::Ok().json(Report::from_results(&results)))
 }
 

@@ -117,10 +117,7 @@ pub async fn get_result(store: &SharedStore, key: &str) -> Option<CachedResult> 
         .run(|mut c| async move { redis::cmd("GET").arg(key).query_async(&mut c).await })
         .await?;
     let stored: StoredResult = serde_json::from_str(&raw?).ok()?;
-    Some(CachedResult {
-        body: Bytes::from(stored.body),
-        results: stored.results,
-    })
+    Some(CachedResult::new(Bytes::from(stored.body), stored.results))
 }
 
 /// Keeps a finished result for `ttl` (bodies that are not UTF-8 JSON are not shared).
