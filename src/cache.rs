@@ -371,6 +371,9 @@ pub fn clone_upstream(e: &UpstreamError) -> UpstreamError {
         UpstreamError::Unreachable(m) => UpstreamError::Unreachable(m.clone()),
         UpstreamError::Timeout(m) => UpstreamError::Timeout(m.clone()),
         UpstreamError::Auth(m) => UpstreamError::Auth(m.clone()),
+        UpstreamError::AuthBackoff { retry_after } => UpstreamError::AuthBackoff {
+            retry_after: *retry_after,
+        },
         UpstreamError::BadResponse(m) => UpstreamError::BadResponse(m.clone()),
         UpstreamError::Throttled { retry_after } => UpstreamError::Throttled {
             retry_after: *retry_after,

@@ -15,6 +15,9 @@ pub enum UpstreamError {
     Timeout(String),
     #[error("upstream token could not be obtained: {0}")]
     Auth(String),
+    /// No tenant token, and the token endpoint is left alone until `retry_after` passes.
+    #[error("upstream token endpoint backing off")]
+    AuthBackoff { retry_after: std::time::Duration },
     #[error("upstream answered {status}")]
     Status {
         status: StatusCode,
@@ -115,7 +118,7 @@ impl GatewayError {
                     "upstream_timeout",
                     "IdentityNow did not answer in time".into(),
                 ),
-                UpstreamError::Auth(_) => (
+                UpstreamError::Auth(_) | UpstreamError::AuthBackoff { .. } => (
                     "upstream_auth_failed",
                     "the gateway could not authenticate to IdentityNow".into(),
                 ),
@@ -240,7 +243,9 @@ impl ResponseError for GatewayError {
             Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Upstream(e) => match e {
                 UpstreamError::Timeout(_) => StatusCode::GATEWAY_TIMEOUT,
-                UpstreamError::Auth(_) => StatusCode::SERVICE_UNAVAILABLE,
+                UpstreamError::Auth(_) | UpstreamError::AuthBackoff { .. } => {
+                    StatusCode::SERVICE_UNAVAILABLE
+                }
                 UpstreamError::Throttled { .. } => StatusCode::TOO_MANY_REQUESTS,
                 // NGINX's "client closed request": nobody reads it; the audit trail does.
                 UpstreamError::Abandoned => StatusCode::from_u16(499).expect("valid"),
@@ -280,7 +285,8 @@ pub fn add_headers(err: &GatewayError, resp: &mut actix_web::HttpResponseBuilder
             resp.insert_header((header::CONTENT_RANGE, format!("bytes */{length}")));
         }
         GatewayError::RateLimited { retry_after, .. }
-        | GatewayError::Upstream(UpstreamError::Throttled { retry_after }) => {
+        | GatewayError::Upstream(UpstreamError::Throttled { retry_after })
+        | GatewayError::Upstream(UpstreamError::AuthBackoff { retry_after }) => {
             let secs = crate::limits::header_secs(*retry_after);
             resp.insert_header((header::RETRY_AFTER, secs.to_string()));
         }

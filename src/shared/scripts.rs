@@ -86,8 +86,10 @@ for i = 7, #ARGV, 2 do
   redis.call('HSET', KEYS[3], field, string.format('%d', now))
 end
 
--- The smallest virtual time among teams waiting elsewhere (and tidy stale heartbeats).
+-- The smallest virtual time among teams waiting elsewhere, which replicas hold which team
+-- (and tidy stale heartbeats with their turns).
 local others = nil
+local elsewhere = {}
 local seen = redis.call('HGETALL', KEYS[3])
 for i = 1, #seen, 2 do
   local field = seen[i]
@@ -95,9 +97,13 @@ for i = 1, #seen, 2 do
   local team = string.sub(field, plen + 1)
   if now - tonumber(seen[i + 1]) > active or (is_mine and not mine[team]) then
     redis.call('HDEL', KEYS[3], field)
+    redis.call('HDEL', KEYS[2], 'turn:' .. field)
   elseif not is_mine then
     local v = tonumber(redis.call('HGET', KEYS[2], team) or '0')
     if others == nil or v < others then others = v end
+    local other_team = string.match(field, '^[^:]*:(.*)$')
+    elsewhere[other_team] = elsewhere[other_team] or {}
+    table.insert(elsewhere[other_team], field)
   end
 end
 
@@ -115,6 +121,16 @@ end
 if others ~= nil and others < bestv - 1e-9 then
   return {'', math.floor(interval / 4), 'fair'}
 end
+-- Between replicas holding the same team, the one that team's permits reached least recently
+-- goes first: without this, whichever asks first wins every tie.
+local my_turn = 'turn:' .. replica .. ':' .. best
+local last = tonumber(redis.call('HGET', KEYS[2], my_turn) or '0')
+for _, field in ipairs(elsewhere[best] or {}) do
+  if tonumber(redis.call('HGET', KEYS[2], 'turn:' .. field) or '0') < last then
+    return {'', math.floor(interval / 4), 'fair'}
+  end
+end
+redis.call('HSET', KEYS[2], my_turn, string.format('%d', now))
 redis.call('HSET', KEYS[1], 'tat', string.format('%d', tat + interval))
 redis.call('HSET', KEYS[1], 'vclock', tostring(bestv))
 redis.call('HSET', KEYS[2], best, tostring(bestv + 1 / bestw))

@@ -49,6 +49,10 @@ pub struct TokenProvider {
     refreshing: tokio::sync::Mutex<()>,
 }
 
+/// The longest wait a token endpoint's `Retry-After` may impose (a bogus far-future date
+/// must not lock the gateway out for days).
+const MAX_TOKEN_RETRY_AFTER: Duration = Duration::from_secs(3600);
+
 impl TokenProvider {
     pub fn new(
         base_url: &str,
@@ -97,27 +101,33 @@ impl TokenProvider {
         }
         // After failures the token endpoint is left alone for a while (a 429 or an outage
         // must not turn into a refresh storm); callers get a fast 503 meanwhile.
-        if let (n, Some(next)) = *self.backoff.lock().unwrap() {
-            if self.clock.now() < next {
+        if let (_, Some(next)) = *self.backoff.lock().unwrap() {
+            let now = self.clock.now();
+            if now < next {
                 drop(guard);
-                return Err(UpstreamError::Auth(format!(
-                    "token endpoint backing off after {n} failure(s)"
-                )));
+                return Err(UpstreamError::AuthBackoff {
+                    retry_after: next - now,
+                });
             }
         }
-        let result = self.fetch(http).await;
+        let (result, asked) = match self.fetch(http).await {
+            Ok(t) => (Ok(t), None),
+            Err((e, asked)) => (Err(e), asked),
+        };
+        let mut backoff = None;
         {
             let mut b = self.backoff.lock().unwrap();
             *b = match &result {
                 Ok(_) => (0, None),
                 Err(_) => {
                     let n = b.0 + 1;
-                    let wait = (Duration::from_millis(250) * 2u32.pow(n.min(7) - 1))
-                        .min(Duration::from_secs(30));
-                    (
-                        n,
-                        Some(self.clock.now() + wait.mul_f64(0.8 + rand::random::<f64>() * 0.4)),
-                    )
+                    let doubling = (Duration::from_millis(250) * 2u32.pow(n.min(7) - 1))
+                        .min(Duration::from_secs(30))
+                        .mul_f64(0.8 + rand::random::<f64>() * 0.4);
+                    // The endpoint's own Retry-After (429/503) is honoured when longer.
+                    let wait = doubling.max(asked.unwrap_or_default().min(MAX_TOKEN_RETRY_AFTER));
+                    backoff = Some(wait);
+                    (n, Some(self.clock.now() + wait))
                 }
             };
         }
@@ -139,7 +149,13 @@ impl TokenProvider {
                     tracing::warn!(error = %e, "token refresh failed; using the current token until it expires");
                     Ok(t)
                 }
-                _ => Err(e),
+                // The 503 says when to come back: when the next fetch may be tried.
+                _ => {
+                    tracing::warn!(error = %e, "tenant token fetch failed");
+                    Err(UpstreamError::AuthBackoff {
+                        retry_after: backoff.unwrap_or(Duration::from_secs(1)),
+                    })
+                }
             },
         }
     }
@@ -158,8 +174,13 @@ impl TokenProvider {
             .map(|t| t.expires_at.saturating_duration_since(self.clock.now()))
     }
 
+    /// The token, or why not and the endpoint's `Retry-After` if it sent one.
     #[tracing::instrument(name = "Fetching a tenant access token", skip_all)]
-    async fn fetch(&self, http: &awc::Client) -> Result<Arc<AccessToken>, UpstreamError> {
+    async fn fetch(
+        &self,
+        http: &awc::Client,
+    ) -> Result<Arc<AccessToken>, (UpstreamError, Option<Duration>)> {
+        let no_hint = |e| (e, None);
         let started = self.clock.now();
         let form = [
             ("grant_type", "client_credentials"),
@@ -170,25 +191,37 @@ impl TokenProvider {
             .post(&self.token_url)
             .timeout(self.timeout)
             .send_form(&form);
-        let mut resp = fut.await.map_err(|e| match map_send_error(e) {
-            UpstreamError::Timeout(m) => {
-                UpstreamError::Auth(format!("token endpoint timed out: {m}"))
-            }
-            other => UpstreamError::Auth(other.to_string()),
-        })?;
+        let mut resp = fut
+            .await
+            .map_err(|e| match map_send_error(e) {
+                UpstreamError::Timeout(m) => {
+                    UpstreamError::Auth(format!("token endpoint timed out: {m}"))
+                }
+                other => UpstreamError::Auth(other.to_string()),
+            })
+            .map_err(no_hint)?;
         let status = resp.status();
+        let asked = resp
+            .headers()
+            .get(actix_web::http::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| crate::limits::retry_after::parse(v, std::time::SystemTime::now()));
         let body = actix_rt::time::timeout(self.timeout, resp.body().limit(64 * 1024))
             .await
-            .map_err(|_| UpstreamError::Auth("token endpoint body timed out".into()))?
-            .map_err(|e| UpstreamError::Auth(format!("token endpoint body: {e}")))?;
+            .map_err(|_| UpstreamError::Auth("token endpoint body timed out".into()))
+            .map_err(no_hint)?
+            .map_err(|e| UpstreamError::Auth(format!("token endpoint body: {e}")))
+            .map_err(no_hint)?;
         if !status.is_success() {
             // The body is logged only by status: it could echo credentials.
-            return Err(UpstreamError::Auth(format!(
-                "token endpoint answered {status}"
-            )));
+            return Err((
+                UpstreamError::Auth(format!("token endpoint answered {status}")),
+                asked,
+            ));
         }
         let parsed: TokenResponse = serde_json::from_slice(&body)
-            .map_err(|e| UpstreamError::Auth(format!("token response is not usable: {e}")))?;
+            .map_err(|e| UpstreamError::Auth(format!("token response is not usable: {e}")))
+            .map_err(no_hint)?;
         let lifetime = Duration::from_secs(parsed.expires_in);
         let expires_at = started + lifetime;
         // A margin longer than the lifetime would refresh on every call; cap it at half.

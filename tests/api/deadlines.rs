@@ -122,3 +122,44 @@ async fn a_pause_known_to_outlast_the_wait_bound_is_answered_at_once() {
     assert!((25..=30).contains(&retry), "Retry-After {retry}");
     assert_eq!(app.sim.counters().result, 1, "only the 429'd call");
 }
+
+#[actix_rt::test]
+async fn the_token_endpoints_retry_after_is_honoured_and_every_503_meanwhile_carries_it() {
+    let sim = Simulator::builder().start().unwrap();
+    let app = spawn_gateway(sim.clone(), settings_for(&sim));
+    app.sim.fail_next(
+        Op::Token,
+        FaultAction::RateLimited {
+            retry_after: "20".into(),
+        },
+        1,
+    );
+    let retry_after = |r: &crate::helpers::Response| -> u64 {
+        r.header("retry-after")
+            .expect("Retry-After")
+            .parse()
+            .unwrap()
+    };
+    let first = app.status(&unknown_id()).await;
+    assert_eq!(first.status, 503, "{}", first.text());
+    assert_eq!(first.json()["error"], "upstream_auth_failed");
+    assert!(
+        (19..=20).contains(&retry_after(&first)),
+        "{:?}",
+        first.headers
+    );
+    // 10 s later (the gateway's clock): still backing off, as asked; no token request.
+    app.clock.advance(Duration::from_secs(10));
+    let second = app.status(&unknown_id()).await;
+    assert_eq!(second.status, 503);
+    assert!(
+        (9..=10).contains(&retry_after(&second)),
+        "{:?}",
+        second.headers
+    );
+    assert_eq!(app.sim.counters().token_requests, 1);
+    // After the 20 s, the token is fetched and the read goes through.
+    app.clock.advance(Duration::from_secs(11));
+    assert_eq!(app.status(&unknown_id()).await.status, 404);
+    assert_eq!(app.sim.counters().token_requests, 2);
+}
