@@ -1,15 +1,19 @@
 //! Settings: `config/default.yaml` (compiled in) → optional file → `REPORTGATE__*` env,
 //! then validated as a whole so that every problem is reported at once, with its key.
+//! Each section's type and checks live with the component it configures; this module only
+//! puts them together (and owns the server's own sections).
 use crate::audit::AuditSettings;
 use crate::auth::settings::{AuthSettings, PolicySettings};
 use crate::cache::CacheSettings;
 use crate::limits::LimitSettings;
-use crate::secret::Secret;
+use crate::problem::{problem, Problem};
+use crate::shared::RedisSettings;
+use crate::telemetry::LogSettings;
+use crate::upstream::TenantSettings;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
-use std::fmt;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 const DEFAULTS: &str = include_str!("../config/default.yaml");
@@ -25,7 +29,7 @@ pub struct Settings {
     pub limits: LimitSettings,
     pub cache: CacheSettings,
     pub audit: AuditSettings,
-    pub redis: crate::shared::RedisSettings,
+    pub redis: RedisSettings,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -41,67 +45,9 @@ pub struct ServerSettings {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct TenantSettings {
-    pub base_url: String,
-    pub client_id: String,
-    pub client_secret: Option<Secret>,
-    pub client_secret_file: Option<PathBuf>,
-    pub ca_bundle: Option<PathBuf>,
-    #[serde(with = "humantime_serde")]
-    pub connect_timeout: Duration,
-    #[serde(with = "humantime_serde")]
-    pub request_timeout: Duration,
-    #[serde(with = "humantime_serde")]
-    pub download_timeout: Duration,
-    /// A download whose upstream sends nothing for this long is cut off (visibly).
-    #[serde(with = "humantime_serde")]
-    pub download_idle_timeout: Duration,
-    #[serde(with = "humantime_serde")]
-    pub token_timeout: Duration,
-    #[serde(with = "humantime_serde")]
-    pub token_refresh_margin: Duration,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct AdminSettings {
     /// The admin listener (`/metrics`, `/healthz`, `/readyz`); null turns it off.
     pub listen: Option<String>,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct LogSettings {
-    pub format: LogFormat,
-    pub level: String,
-    /// OTLP/HTTP JSON trace export, e.g. http://127.0.0.1:4318/v1/traces (off when null).
-    pub otlp_endpoint: Option<String>,
-    pub service_name: String,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum LogFormat {
-    Json,
-    Pretty,
-}
-
-/// One thing wrong with the configuration.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Problem {
-    pub key: String,
-    pub message: String,
-}
-
-impl fmt::Display for Problem {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.key, self.message)
-    }
-}
-
-fn problem(key: &str, message: impl Into<String>) -> Problem {
-    Problem {
-        key: key.into(),
-        message: message.into(),
-    }
 }
 
 impl Settings {
@@ -162,16 +108,7 @@ impl Settings {
     }
 
     fn read_secret_files(&mut self) -> Result<(), Vec<Problem>> {
-        if let Some(path) = &self.tenant.client_secret_file {
-            let value = std::fs::read_to_string(path).map_err(|e| {
-                vec![problem(
-                    "tenant.client_secret_file",
-                    format!("cannot read {}: {e}", path.display()),
-                )]
-            })?;
-            self.tenant.client_secret =
-                Some(Secret::new(value.trim_end_matches(['\r', '\n']).to_owned()));
-        }
+        self.tenant.read_secret_files().map_err(|p| vec![p])?;
         self.auth.read_secret_files().map_err(|p| vec![p])?;
         self.audit.read_secret_files().map_err(|p| vec![p])?;
         self.redis.read_secret_files().map_err(|p| vec![p])?;
@@ -190,56 +127,7 @@ impl Settings {
         if self.server.max_body_bytes == 0 {
             problems.push(problem("server.max_body_bytes", "must be greater than 0"));
         }
-        let t = &self.tenant;
-        match url::Url::parse(&t.base_url) {
-            Err(_) if t.base_url.is_empty() => problems.push(problem(
-                "tenant.base_url",
-                "is required (e.g. https://acme.api.identitynow.com)",
-            )),
-            Err(e) => problems.push(problem("tenant.base_url", format!("is not a URL: {e}"))),
-            Ok(u) if !matches!(u.scheme(), "http" | "https") => {
-                problems.push(problem("tenant.base_url", "must be http:// or https://"))
-            }
-            Ok(u) if u.host().is_none() => problems.push(problem("tenant.base_url", "has no host")),
-            Ok(u) if u.query().is_some() || u.fragment().is_some() => problems.push(problem(
-                "tenant.base_url",
-                "must not have a query or fragment",
-            )),
-            Ok(u) if u.path().ends_with("/v3") => problems.push(problem(
-                "tenant.base_url",
-                "must be the tenant origin without /v3 (reportgate adds the version)",
-            )),
-            Ok(_) => {}
-        }
-        if t.client_id.trim().is_empty() {
-            problems.push(problem("tenant.client_id", "is required"));
-        }
-        match &t.client_secret {
-            None => problems.push(problem(
-                "tenant.client_secret",
-                "is required (set REPORTGATE__TENANT__CLIENT_SECRET or tenant.client_secret_file)",
-            )),
-            Some(s) if s.expose().is_empty() => {
-                problems.push(problem("tenant.client_secret", "must not be empty"))
-            }
-            Some(_) => {}
-        }
-        if let Some(path) = &t.ca_bundle {
-            if let Err(e) = crate::upstream::tls::read_ca_bundle(path) {
-                problems.push(problem("tenant.ca_bundle", e));
-            }
-        }
-        for (key, d) in [
-            ("tenant.connect_timeout", t.connect_timeout),
-            ("tenant.request_timeout", t.request_timeout),
-            ("tenant.download_timeout", t.download_timeout),
-            ("tenant.download_idle_timeout", t.download_idle_timeout),
-            ("tenant.token_timeout", t.token_timeout),
-        ] {
-            if d.is_zero() {
-                problems.push(problem(key, "must be greater than 0"));
-            }
-        }
+        self.tenant.validate(&mut problems);
         self.auth.validate(&mut problems);
         self.policy.validate(&mut problems);
         self.limits.validate(&mut problems);

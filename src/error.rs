@@ -7,7 +7,8 @@ use bytes::Bytes;
 use serde_json::json;
 
 /// What went wrong talking to IdentityNow, before it is turned into a caller's answer.
-#[derive(Debug, thiserror::Error)]
+/// `Clone`: every waiter of a shared (single-flight) failure gets its own copy.
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum UpstreamError {
     #[error("upstream unreachable: {0}")]
     Unreachable(String),
@@ -34,7 +35,7 @@ pub enum UpstreamError {
     Abandoned,
 }
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum GatewayError {
     /// 400: the caller sent something invalid.
     #[error("{message}")]
@@ -75,7 +76,7 @@ pub enum GatewayError {
     AuditUnavailable,
     /// 500: our bug.
     #[error("internal error")]
-    Internal(#[source] anyhow::Error),
+    Internal(#[source] std::sync::Arc<dyn std::error::Error + Send + Sync>),
 }
 
 impl GatewayError {
@@ -84,6 +85,11 @@ impl GatewayError {
             code,
             message: message.into(),
         }
+    }
+
+    /// 500 for `e` (kept as the source, for the log; never shown to the caller).
+    pub fn internal(e: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
+        Self::Internal(e.into().into())
     }
 
     pub fn report_not_found() -> Self {
@@ -163,46 +169,6 @@ impl GatewayError {
                 "the audit trail cannot be written, so the request was not carried out".into(),
             ),
             Self::Internal(_) => ("internal_error", "internal error".into()),
-        }
-    }
-}
-
-impl GatewayError {
-    /// A copy for each waiter of a shared (single-flight) failure.
-    pub fn duplicate(&self) -> Self {
-        match self {
-            Self::BadRequest { code, message } => Self::BadRequest {
-                code,
-                message: message.clone(),
-            },
-            Self::Forbidden(m) => Self::Forbidden(m.clone()),
-            Self::NotFound { code, message } => Self::NotFound {
-                code,
-                message: message.clone(),
-            },
-            Self::MethodNotAllowed { allow } => Self::MethodNotAllowed { allow },
-            Self::Conflict { code, message } => Self::Conflict {
-                code,
-                message: message.clone(),
-            },
-            Self::Unprocessable { code, message } => Self::Unprocessable {
-                code,
-                message: message.clone(),
-            },
-            Self::PayloadTooLarge { limit } => Self::PayloadTooLarge { limit: *limit },
-            Self::RangeNotSatisfiable { length } => Self::RangeNotSatisfiable { length: *length },
-            Self::RateLimited {
-                code,
-                message,
-                retry_after,
-            } => Self::RateLimited {
-                code,
-                message: message.clone(),
-                retry_after: *retry_after,
-            },
-            Self::Upstream(e) => Self::Upstream(crate::cache::clone_upstream(e)),
-            Self::AuditUnavailable => Self::AuditUnavailable,
-            Self::Internal(e) => Self::Internal(anyhow::anyhow!("{e:#}")),
         }
     }
 }
@@ -287,7 +253,7 @@ pub fn add_headers(err: &GatewayError, resp: &mut actix_web::HttpResponseBuilder
         GatewayError::RateLimited { retry_after, .. }
         | GatewayError::Upstream(UpstreamError::Throttled { retry_after })
         | GatewayError::Upstream(UpstreamError::AuthBackoff { retry_after }) => {
-            let secs = crate::limits::header_secs(*retry_after);
+            let secs = crate::http::retry_after::header_secs(*retry_after);
             resp.insert_header((header::RETRY_AFTER, secs.to_string()));
         }
         GatewayError::Upstream(UpstreamError::Status { retry_after, .. })
@@ -324,7 +290,7 @@ mod tests {
         assert_eq!(status(UpstreamError::Timeout("x".into()).into()), 504);
         assert_eq!(status(UpstreamError::Unreachable("x".into()).into()), 502);
         assert_eq!(status(UpstreamError::Auth("x".into()).into()), 503);
-        assert_eq!(status(GatewayError::Internal(anyhow::anyhow!("bug"))), 500);
+        assert_eq!(status(GatewayError::internal(anyhow::anyhow!("bug"))), 500);
         assert_eq!(status(GatewayError::bad_request("invalid_json", "x")), 400);
     }
 

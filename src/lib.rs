@@ -10,9 +10,11 @@ pub mod config;
 pub mod domain;
 pub mod error;
 pub mod hex;
+pub mod http;
 pub mod limits;
 pub mod metrics;
 pub mod otlp;
+pub mod problem;
 #[cfg(test)]
 mod proptests;
 pub mod request_id;
@@ -24,3 +26,4 @@ pub mod simulator;
 pub mod startup;
 pub mod telemetry;
 pub mod upstream;
+pub mod wire;

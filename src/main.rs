@@ -1,11 +1,12 @@
 //! The `reportgate` command line: serve, simulate, sandbox, config check.
 use clap::{Parser, Subcommand};
 use reportgate::clock::Clock;
-use reportgate::config::{LogFormat, Settings};
+use reportgate::config::Settings;
 use reportgate::sandbox::Sandbox;
 use reportgate::simulator::{rows_for_size, Simulator};
 use reportgate::startup::Application;
 use reportgate::telemetry;
+use reportgate::telemetry::LogFormat;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;

@@ -3,7 +3,7 @@
 use crate::audit::chain;
 use crate::auth::{Opened, ReportIds};
 use crate::domain::{validate_report, ReportId};
-use crate::limits::retry_after;
+use crate::http::retry_after;
 use proptest::prelude::*;
 use proptest::strategy::ValueTree;
 use serde_json::Value;

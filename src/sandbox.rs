@@ -3,10 +3,11 @@
 use crate::auth::mint::mint;
 use crate::auth::settings::{IssuerSettings, NamedTeamPolicy, TeamPolicy};
 use crate::clock::Clock;
-use crate::config::{LogFormat, Settings};
+use crate::config::Settings;
 use crate::secret::Secret;
 use crate::simulator::{Simulator, SimulatorHandle};
 use crate::startup::Application;
+use crate::telemetry::LogFormat;
 use std::net::SocketAddr;
 use std::time::Duration;
 

@@ -1,6 +1,6 @@
 //! Logging: JSON lines for log pipelines or readable text for humans (`RUST_LOG` wins over
 //! the configured level), and optional OTLP trace export.
-use crate::config::LogFormat;
+use serde::{Deserialize, Serialize};
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{EnvFilter, Layer};
@@ -36,4 +36,20 @@ pub fn init(format: LogFormat, level: &str, otlp: Option<(&str, &str)>) {
         .with(fmt)
         .with(otlp)
         .try_init();
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LogSettings {
+    pub format: LogFormat,
+    pub level: String,
+    /// OTLP/HTTP JSON trace export, e.g. http://127.0.0.1:4318/v1/traces (off when null).
+    pub otlp_endpoint: Option<String>,
+    pub service_name: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Json,
+    Pretty,
 }

@@ -1,6 +1,6 @@
 //! Settings of caller authentication and policy (the `auth` and `policy` sections).
-use crate::config::Problem;
 use crate::domain::ReportType;
+use crate::problem::{problem, secret_from_file, Problem};
 use crate::secret::Secret;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
@@ -158,13 +158,6 @@ pub struct NamedTeamPolicy {
     pub policy: TeamPolicy,
 }
 
-fn problem(key: String, message: impl Into<String>) -> Problem {
-    Problem {
-        key,
-        message: message.into(),
-    }
-}
-
 pub const ALGORITHMS: [&str; 10] = [
     "HS256", "HS384", "HS512", "RS256", "RS384", "RS512", "PS256", "ES256", "ES384", "EdDSA",
 ];
@@ -172,23 +165,12 @@ pub const ALGORITHMS: [&str; 10] = [
 impl AuthSettings {
     pub fn read_secret_files(&mut self) -> Result<(), Problem> {
         if let Some(path) = &self.id_signing_key_file {
-            let v = std::fs::read_to_string(path).map_err(|e| {
-                problem(
-                    "auth.id_signing_key_file".into(),
-                    format!("cannot read {}: {e}", path.display()),
-                )
-            })?;
-            self.id_signing_key = Some(Secret::new(v.trim_end_matches(['\r', '\n']).to_owned()));
+            self.id_signing_key = Some(secret_from_file("auth.id_signing_key_file", path)?);
         }
         for (i, iss) in self.issuers.iter_mut().enumerate() {
             if let Some(path) = &iss.hmac_secret_file {
-                let v = std::fs::read_to_string(path).map_err(|e| {
-                    problem(
-                        format!("auth.issuers[{i}].hmac_secret_file"),
-                        format!("cannot read {}: {e}", path.display()),
-                    )
-                })?;
-                iss.hmac_secret = Some(Secret::new(v.trim_end_matches(['\r', '\n']).to_owned()));
+                let key = format!("auth.issuers[{i}].hmac_secret_file");
+                iss.hmac_secret = Some(secret_from_file(key, path)?);
             }
         }
         Ok(())
@@ -197,7 +179,7 @@ impl AuthSettings {
     pub fn validate(&self, problems: &mut Vec<Problem>) {
         if self.issuers.is_empty() {
             problems.push(problem(
-                "auth.issuers".into(),
+                "auth.issuers",
                 "at least one trusted issuer is required",
             ));
         }
@@ -261,23 +243,19 @@ impl AuthSettings {
             }
         }
         if self.caller_claim.trim().is_empty() {
-            problems.push(problem("auth.caller_claim".into(), "is required"));
+            problems.push(problem("auth.caller_claim", "is required"));
         }
         if self.max_token_bytes < 256 {
-            problems.push(problem(
-                "auth.max_token_bytes".into(),
-                "must be at least 256",
-            ));
+            problems.push(problem("auth.max_token_bytes", "must be at least 256"));
         }
         match &self.id_signing_key {
             None => problems.push(problem(
-                "auth.id_signing_key".into(),
+                "auth.id_signing_key",
                 "is required (set REPORTGATE__AUTH__ID_SIGNING_KEY or auth.id_signing_key_file)",
             )),
-            Some(k) if k.expose().len() < 32 => problems.push(problem(
-                "auth.id_signing_key".into(),
-                "must be at least 32 bytes",
-            )),
+            Some(k) if k.expose().len() < 32 => {
+                problems.push(problem("auth.id_signing_key", "must be at least 32 bytes"))
+            }
             Some(_) => {}
         }
     }

@@ -6,10 +6,11 @@
 //! across replicas; while Redis is down each replica applies its `fallback_share` of it.
 use super::gcra::Gcra;
 use super::peer::Peer;
-use super::{header_secs, RequestContext, CONTEXT};
+use super::{RequestContext, CONTEXT};
 use crate::auth::settings::TeamPolicy;
 use crate::auth::{Caller, Policy};
 use crate::error::GatewayError;
+use crate::http::retry_after::header_secs;
 use crate::shared::{scripts, SharedStore};
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};

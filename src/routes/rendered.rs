@@ -62,7 +62,7 @@ pub fn body(r: &Rendered, id: &str) -> Bytes {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::upstream::models::ReportResults;
+    use crate::wire::models::ReportResults;
 
     fn cached(json: serde_json::Value) -> CachedResult {
         let results: ReportResults = serde_json::from_value(json).unwrap();

@@ -8,8 +8,8 @@ use crate::domain::{ReportId, Status};
 use crate::error::{GatewayError, UpstreamError};
 use crate::limits;
 use crate::startup::AppState;
-use crate::upstream::models::{ReportResults, TaskResultDetails};
 use crate::upstream::{IdentityNow, PathFamily};
+use crate::wire::models::{ReportResults, TaskResultDetails};
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
@@ -209,7 +209,7 @@ pub async fn run_report(
             request_hash: hash,
             location: report.links.self_.clone(),
             body: serde_json::to_vec(&report)
-                .map_err(|e| GatewayError::Internal(e.into()))?
+                .map_err(GatewayError::internal)?
                 .into(),
         })
     };
@@ -225,7 +225,7 @@ pub async fn run_report(
                     run.await
                 })
                 .await
-                .map_err(|e| e.duplicate())?;
+                .map_err(|e| (*e).clone())?;
             (done, !first.get())
         }
     };

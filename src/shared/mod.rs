@@ -6,7 +6,6 @@
 //! the store down at once and every user falls back to its in-process state, each replica
 //! taking `fallback_share` of the budget and of team limits, until the thread reconnects.
 //! Nothing ever waits for Redis longer than `timeout`.
-pub mod records;
 pub mod scripts;
 mod settings;
 

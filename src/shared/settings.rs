@@ -1,5 +1,5 @@
 //! `redis:` settings.
-use crate::config::Problem;
+use crate::problem::{problem, secret_from_file, Problem};
 use crate::secret::Secret;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
@@ -54,22 +54,13 @@ impl RedisSettings {
 
     pub fn read_secret_files(&mut self) -> Result<(), Problem> {
         if let Some(path) = &self.password_file {
-            let value = std::fs::read_to_string(path).map_err(|e| Problem {
-                key: "redis.password_file".into(),
-                message: format!("cannot read {}: {e}", path.display()),
-            })?;
-            self.password = Some(Secret::new(value.trim_end_matches(['\r', '\n']).to_owned()));
+            self.password = Some(secret_from_file("redis.password_file", path)?);
         }
         Ok(())
     }
 
     pub fn validate(&self, problems: &mut Vec<Problem>) {
-        let mut p = |key: &str, msg: String| {
-            problems.push(Problem {
-                key: format!("redis.{key}"),
-                message: msg,
-            })
-        };
+        let mut p = |key: &str, msg: String| problems.push(problem(format!("redis.{key}"), msg));
         if let Some(url) = &self.url {
             // The URL is never echoed: it may carry a password.
             match url::Url::parse(url) {

@@ -1,5 +1,5 @@
 //! The upstream's error bodies (ErrorResponseDto, 401 and 429 forms), as SPEC-V3 documents them.
-use crate::upstream::models::ErrorResponseDto;
+use crate::wire::models::ErrorResponseDto;
 use actix_web::http::{header, StatusCode};
 use actix_web::HttpResponse;
 use serde_json::json;

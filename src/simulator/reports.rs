@@ -4,7 +4,7 @@ use super::gate::admit;
 use super::routes::State;
 use super::state::{Op, Outcome, Phase, Report, SimState};
 use crate::domain::validate_report;
-use crate::upstream::models::{ReportResults, TaskResultDetails};
+use crate::wire::models::{ReportResults, TaskResultDetails};
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::{json, Value};

@@ -1,12 +1,12 @@
 //! The IdentityNow report client. One per worker (awc is `!Send`); all share one
 //! [`TokenProvider`].
-use super::models::{ReportResults, TaskResultDetails};
 use super::token::TokenProvider;
-use crate::config::TenantSettings;
+use super::TenantSettings;
 use crate::domain::ReportId;
 use crate::error::UpstreamError;
 use crate::limits::{self, LimitSettings, RequestContext, UpstreamBudget};
 use crate::metrics::{status_label, Metrics};
+use crate::wire::models::{ReportResults, TaskResultDetails};
 use actix_web::http::{header, Method, StatusCode};
 use awc::error::{ConnectError, PayloadError, SendRequestError};
 use bytes::Bytes;
@@ -223,7 +223,7 @@ impl IdentityNow {
         let asked = headers
             .get(header::RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| limits::retry_after::parse(v, std::time::SystemTime::now()));
+            .and_then(|v| crate::http::retry_after::parse(v, std::time::SystemTime::now()));
         let d = asked.unwrap_or_else(|| {
             let jitter = rand::random::<f64>() * 0.2 + 0.9;
             self.limits.retry_after_default.mul_f64(jitter)

@@ -1,7 +1,8 @@
-//! The IdentityNow side: wire models, tokens and the report client.
+//! The IdentityNow side: settings, TLS, tokens and the report client.
 pub mod client;
-pub mod models;
+mod settings;
 pub mod tls;
 pub mod token;
 
 pub use client::{FileDownload, IdentityNow, PathFamily, Upstream};
+pub use settings::TenantSettings;

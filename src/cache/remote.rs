@@ -1,9 +1,9 @@
-//! Records kept in Redis for the caches: idempotency claims and runs, finished results.
+//! The caches' records kept in Redis: idempotency claims and runs, finished results.
 //! Every function answers `None` (or does nothing) when Redis is down: callers then use
 //! what this replica has.
-use super::SharedStore;
-use crate::cache::{CachedResult, IdempotentRun};
-use crate::upstream::models::ReportResults;
+use super::{CachedResult, IdempotentRun};
+use crate::shared::SharedStore;
+use crate::wire::models::ReportResults;
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 use std::time::Duration;

@@ -7,39 +7,23 @@
 //!
 //! With Redis, idempotency keys and finished results are also kept there, so that another
 //! replica replays the same run and serves a finished report without an upstream call.
+mod remote;
+mod settings;
+
+pub use settings::CacheSettings;
+
 use crate::domain::Status;
 use crate::error::UpstreamError;
-use crate::shared::records::{self, Claim};
 use crate::shared::SharedStore;
-use crate::upstream::models::ReportResults;
+use crate::wire::models::ReportResults;
 use bytes::Bytes;
 use moka::future::Cache;
 use moka::Expiry;
-use serde::{Deserialize, Serialize};
+use remote::Claim;
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct CacheSettings {
-    /// How long a running report's status may be served from the cache.
-    #[serde(with = "humantime_serde")]
-    pub running_ttl: Duration,
-    /// How long a finished report's result is kept.
-    #[serde(with = "humantime_serde")]
-    pub terminal_ttl: Duration,
-    pub status_entries: u64,
-    /// Upper bound of `?wait=` on status reads.
-    #[serde(with = "humantime_serde")]
-    pub max_long_poll: Duration,
-    /// Files up to this size are cached; larger ones stream through.
-    pub file_max_bytes: u64,
-    pub files_capacity_mib: u64,
-    #[serde(with = "humantime_serde")]
-    pub idempotency_window: Duration,
-    pub idempotency_entries: u64,
-}
 
 /// A report result as upstream sent it (the SDK paths relay the body) and as parsed.
 #[derive(Debug)]
@@ -226,14 +210,14 @@ impl ReportCache {
                     s.key(&["result", id, c])
                 });
                 if let (Some(store), Some(rkey)) = (self.shared.as_ref(), rkey.as_ref()) {
-                    if let Some(hit) = records::get_result(store, rkey).await {
+                    if let Some(hit) = remote::get_result(store, rkey).await {
                         return Ok(Arc::new(hit));
                     }
                 }
                 let fresh = fetch.await?;
                 if let (Some(store), Some(rkey)) = (self.shared.as_ref(), rkey) {
                     if fresh.status().is_terminal() {
-                        records::put_result(store, rkey, &fresh, self.settings.terminal_ttl).await;
+                        remote::put_result(store, rkey, &fresh, self.settings.terminal_ttl).await;
                     }
                 }
                 Ok(Arc::new(fresh))
@@ -313,11 +297,11 @@ impl ReportCache {
     where
         F: Future<Output = Result<IdempotentRun, crate::error::GatewayError>>,
     {
-        let rkey = records::idempotency_key(store, team, key);
+        let rkey = remote::idempotency_key(store, team, key);
         let window = self.settings.idempotency_window;
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
-            match records::claim(store, &rkey, window).await {
+            match remote::claim(store, &rkey, window).await {
                 None | Some(Claim::Mine) => break,
                 Some(Claim::Done(r)) => return Ok(r),
                 Some(Claim::Busy) if Instant::now() < deadline => {
@@ -332,7 +316,7 @@ impl ReportCache {
             }
         }
         let result = run.await;
-        records::settle(store, rkey, result.as_ref().ok(), window).await;
+        remote::settle(store, rkey, result.as_ref().ok(), window).await;
         result
     }
 
@@ -361,32 +345,6 @@ fn for_this_caller(e: &UpstreamError) -> UpstreamError {
         UpstreamError::Abandoned if !crate::limits::caller_gone() => UpstreamError::Throttled {
             retry_after: std::time::Duration::from_secs(1),
         },
-        e => clone_upstream(e),
-    }
-}
-
-/// Every waiter of a failed single-flight gets its own copy of the error.
-pub fn clone_upstream(e: &UpstreamError) -> UpstreamError {
-    match e {
-        UpstreamError::Unreachable(m) => UpstreamError::Unreachable(m.clone()),
-        UpstreamError::Timeout(m) => UpstreamError::Timeout(m.clone()),
-        UpstreamError::Auth(m) => UpstreamError::Auth(m.clone()),
-        UpstreamError::AuthBackoff { retry_after } => UpstreamError::AuthBackoff {
-            retry_after: *retry_after,
-        },
-        UpstreamError::BadResponse(m) => UpstreamError::BadResponse(m.clone()),
-        UpstreamError::Throttled { retry_after } => UpstreamError::Throttled {
-            retry_after: *retry_after,
-        },
-        UpstreamError::Abandoned => UpstreamError::Abandoned,
-        UpstreamError::Status {
-            status,
-            body,
-            retry_after,
-        } => UpstreamError::Status {
-            status: *status,
-            body: body.clone(),
-            retry_after: retry_after.clone(),
-        },
+        e => e.clone(),
     }
 }

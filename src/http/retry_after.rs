@@ -11,6 +11,11 @@ pub fn parse(value: &str, now: SystemTime) -> Option<Duration> {
     Some(at.duration_since(now).unwrap_or(Duration::ZERO))
 }
 
+/// Seconds for a `Retry-After` header: rounded up, at least 1.
+pub fn header_secs(d: Duration) -> u64 {
+    d.as_secs_f64().ceil().max(1.0) as u64
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

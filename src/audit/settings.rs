@@ -1,0 +1,60 @@
+//! `audit:` settings: where records go and which actions wait for the disk.
+use crate::problem::{problem, secret_from_file, Problem};
+use crate::secret::Secret;
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    /// Queued and written within milliseconds; the response does not wait.
+    Batch,
+    /// Written and fsync'ed before the response (or a download's first byte) is sent.
+    Blocking,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Modes {
+    pub run: Mode,
+    pub status: Mode,
+    pub download: Mode,
+    pub cancel: Mode,
+    /// Requests that are none of the above (unknown paths, refused before routing).
+    pub other: Mode,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AuditSettings {
+    /// JSON lines on stdout (for cluster log pipelines).
+    pub stdout: bool,
+    /// An append-only JSONL file; rotated past `max_file_bytes`, the chain continues.
+    pub file: Option<PathBuf>,
+    pub max_file_bytes: u64,
+    pub modes: Modes,
+    /// Adds an HMAC of each record's hash (verify with the same key).
+    pub hmac_key: Option<Secret>,
+    pub hmac_key_file: Option<PathBuf>,
+    /// Pass `auditable=true` on downloads so IdentityNow records them too.
+    pub upstream_auditable: bool,
+}
+
+impl AuditSettings {
+    pub fn read_secret_files(&mut self) -> Result<(), Problem> {
+        if let Some(path) = &self.hmac_key_file {
+            self.hmac_key = Some(secret_from_file("audit.hmac_key_file", path)?);
+        }
+        Ok(())
+    }
+
+    pub fn validate(&self, problems: &mut Vec<Problem>) {
+        if !self.stdout && self.file.is_none() {
+            problems.push(problem(
+                "audit.stdout",
+                "at least one sink is required (stdout or file)",
+            ));
+        }
+        if self.max_file_bytes < 4096 {
+            problems.push(problem("audit.max_file_bytes", "must be at least 4096"));
+        }
+    }
+}

@@ -1,0 +1,3 @@
+//! Request-level primitives below every middleware and handler: what the router decided about
+//! a request, its per-request context, and header formats.
+pub mod retry_after;
