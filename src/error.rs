@@ -33,6 +33,10 @@ pub enum UpstreamError {
     /// The caller closed its connection while the request waited: it was not sent upstream.
     #[error("the caller closed the connection before the request was sent upstream")]
     Abandoned,
+    /// Upstream refused a cancel (403) and the gateway holds an API-client credential:
+    /// cancel is `userAuth` only, so it needs a personal access token.
+    #[error("upstream cancel needs a personal access token")]
+    CancelNeedsPat,
 }
 
 #[derive(Debug, Clone, thiserror::Error)]
@@ -132,6 +136,10 @@ impl GatewayError {
                     "upstream_busy",
                     "the shared IdentityNow budget has no capacity within your wait bound".into(),
                 ),
+                UpstreamError::CancelNeedsPat => (
+                    "cancel_needs_personal_access_token",
+                    crate::upstream::credential::CANCEL_NEEDS_PAT.into(),
+                ),
                 UpstreamError::Abandoned => (
                     "client_closed_request",
                     "the connection was closed before the request was sent upstream".into(),
@@ -215,6 +223,7 @@ impl ResponseError for GatewayError {
                 UpstreamError::Throttled { .. } => StatusCode::TOO_MANY_REQUESTS,
                 // NGINX's "client closed request": nobody reads it; the audit trail does.
                 UpstreamError::Abandoned => StatusCode::from_u16(499).expect("valid"),
+                UpstreamError::CancelNeedsPat => StatusCode::FORBIDDEN,
                 UpstreamError::Status { status, .. } => match status.as_u16() {
                     400 => StatusCode::BAD_REQUEST,
                     401 => StatusCode::SERVICE_UNAVAILABLE,

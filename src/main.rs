@@ -3,7 +3,7 @@ use clap::{Parser, Subcommand};
 use reportgate::clock::Clock;
 use reportgate::config::Settings;
 use reportgate::sandbox::Sandbox;
-use reportgate::simulator::{rows_for_size, Simulator};
+use reportgate::simulator::{rows_for_size, ClientKind, Simulator};
 use reportgate::startup::Application;
 use reportgate::telemetry;
 use reportgate::telemetry::LogFormat;
@@ -106,18 +106,49 @@ struct SimulateArgs {
     /// How long reports run, e.g. 3s or 0s.
     #[arg(long, default_value = "3s", value_parser = humantime::parse_duration)]
     report_duration: Duration,
-    /// Lifetime of issued tokens (expires_in).
-    #[arg(long, default_value = "749s", value_parser = humantime::parse_duration)]
-    token_ttl: Duration,
+    /// The kind of credential the client is. `pat`: a personal access token; tokens carry
+    /// the user (identity_id, user_name) and last 43200 s. `api-client`: an API-management
+    /// client; tokens have no user, last 749 s, and cancel answers 403 (upstream's cancel
+    /// is userAuth only).
+    #[arg(long, value_enum, default_value = "pat")]
+    client_kind: ClientKind,
+    /// Lifetime of issued tokens (expires_in); default by kind: 43200s (pat), 749s (api-client).
+    #[arg(long, value_parser = humantime::parse_duration)]
+    token_ttl: Option<Duration>,
+    /// Scopes issued tokens carry, comma-separated. Run needs sp:report:manage; result and
+    /// file need sp:report:read or sp:report:manage; sp:scopes:all covers both. Others get 403.
+    #[arg(long, value_delimiter = ',', default_value = "sp:scopes:all")]
+    scopes: Vec<String>,
+    /// Escalating back-off, seconds, comma-separated: after 3 answers 429 within 120 s a
+    /// client (per client id and API version) is blocked for the next tier; an hour without
+    /// a 429 starts over. `off` keeps only the plain 10 s window.
+    #[arg(long, default_value = "60,300,600,1200", value_parser = parse_tiers)]
+    backoff_tiers: Tiers,
     /// Size of every CSV file, e.g. 1048576 for 1 MiB (rows are 128 bytes each).
     #[arg(long)]
     csv_bytes: Option<u64>,
-    /// Requests per 10 s per client id; 0 lifts the limit (for throughput benchmarks).
+    /// Requests per 10 s per client id and API version; 0 lifts the limit (for throughput benchmarks).
     #[arg(long, default_value_t = 100)]
     rate_limit: u32,
     /// Worker threads.
     #[arg(long, default_value_t = 2)]
     workers: usize,
+}
+
+#[derive(Clone)]
+struct Tiers(Vec<u64>);
+
+fn parse_tiers(s: &str) -> Result<Tiers, String> {
+    if s == "off" || s.is_empty() {
+        return Ok(Tiers(vec![]));
+    }
+    s.split(',')
+        .map(|p| match p.trim().parse::<u64>() {
+            Ok(n) if n > 0 => Ok(n),
+            _ => Err(format!("{p:?} is not a number of seconds above 0")),
+        })
+        .collect::<Result<_, _>>()
+        .map(Tiers)
 }
 
 #[derive(clap::Args)]
@@ -246,17 +277,25 @@ fn main() -> ExitCode {
                     .listen(args.listen)
                     .credentials(&args.client_id, &args.client_secret)
                     .report_duration(args.report_duration)
-                    .token_ttl(args.token_ttl)
+                    .client_kind(args.client_kind)
+                    .scopes(&args.scopes.iter().map(String::as_str).collect::<Vec<_>>())
+                    .backoff_tiers(&args.backoff_tiers.0)
                     .rate_limit(args.rate_limit, Duration::from_secs(10))
                     .workers(args.workers);
+                if let Some(ttl) = args.token_ttl {
+                    b = b.token_ttl(ttl);
+                }
                 if let Some(bytes) = args.csv_bytes {
                     b = b.csv_rows(rows_for_size(bytes));
                 }
                 let sim = b.start()?;
                 println!("IdentityNow simulator listening on {}", sim.base_url());
                 println!(
-                    "  client_id={} client_secret={}",
-                    args.client_id, args.client_secret
+                    "  client_id={} client_secret={} kind={:?} tokens last {}s",
+                    args.client_id,
+                    args.client_secret,
+                    args.client_kind,
+                    sim.config().token_lifetime().as_secs()
                 );
                 println!(
                     "  admin: GET/POST/DELETE {}/__sim/faults, GET {}/__sim/counters",

@@ -32,6 +32,8 @@ pub struct Metrics {
     pub team_held: IntGauge,
     pub token_refreshes: IntCounterVec,
     pub token_expires_in: Gauge,
+    /// 1 for the kind of tenant credential held (`personal_access_token`, `api_client`).
+    pub credential_kind: IntGaugeVec,
     pub cache_hits: IntCounterVec,
     pub cache_misses: IntCounterVec,
     pub cache_evictions: IntCounterVec,
@@ -205,6 +207,12 @@ impl Metrics {
                 )
                 .unwrap(),
             ),
+            credential_kind: gauge_vec(
+                "upstream_credential_kind",
+                "1 for the kind of tenant credential held: personal_access_token (cancel \
+                 works) or api_client (IdentityNow refuses cancel); 0 for the other.",
+                &["kind"],
+            ),
             cache_hits: counter("cache_hits_total", "Cache hits by cache.", &["cache"]),
             cache_misses: counter("cache_misses_total", "Cache misses by cache.", &["cache"]),
             cache_evictions: counter(
@@ -307,6 +315,14 @@ impl Metrics {
         self.team_held.set(state.limiter.held() as i64);
         self.token_expires_in
             .set(state.tokens.expires_in().map_or(0.0, |d| d.as_secs_f64()));
+        if let Some(kind) = state.tokens.kind() {
+            use crate::upstream::CredentialKind::{ApiClient, PersonalAccessToken};
+            for k in [PersonalAccessToken, ApiClient] {
+                self.credential_kind
+                    .with_label_values(&[k.label()])
+                    .set(i64::from(k == kind));
+            }
+        }
         let sync = |c: &IntCounter, v: u64| c.inc_by(v.saturating_sub(c.get()));
         for (name, counters) in [
             ("results", &state.cache.result_counters),

@@ -17,7 +17,8 @@ pub struct LimitSettings {
     /// Pause after an upstream 429 without a usable `Retry-After` (jitter added).
     #[serde(with = "humantime_serde")]
     pub retry_after_default: Duration,
-    /// Longest pause an upstream `Retry-After` may impose.
+    /// Longest pause an upstream `Retry-After` may impose. Above upstream's top back-off
+    /// tier (1200 s) by default: resuming early during a back-off escalates it.
     #[serde(with = "humantime_serde")]
     pub retry_after_cap: Duration,
     /// How long a caller's request may be held in total before it gets a 429.

@@ -70,10 +70,22 @@ pub async fn readyz(
     // Redis is reported, never a reason to be unready: the fallback keeps serving.
     let redis = crate::shared::mode(state.shared.as_deref());
     match upstream.ensure_token().await {
-        Ok(()) => HttpResponse::Ok().json(json!({
-            "status": "ready",
-            "checks": {"config": "ok", "upstreamToken": "ok", "redis": redis}
-        })),
+        Ok(()) => {
+            // Which credential the gateway holds, and so whether cancel can work upstream.
+            let kind = upstream.tokens.kind();
+            HttpResponse::Ok().json(json!({
+                "status": "ready",
+                "checks": {
+                    "config": "ok", "upstreamToken": "ok", "redis": redis,
+                    "upstreamCredential": kind.map_or("unknown", |k| k.label()),
+                    "cancel": match kind {
+                        Some(k) if k.can_cancel() => "available",
+                        Some(_) => "unavailable: the credential is an API client; cancel needs a personal access token",
+                        None => "unknown",
+                    },
+                }
+            }))
+        }
         Err(e) => {
             tracing::warn!(error = %e, "not ready");
             HttpResponse::ServiceUnavailable().json(json!({

@@ -11,12 +11,16 @@ mod faults;
 mod files;
 mod gate;
 mod oauth;
+mod ratelimit;
 mod reports;
 mod routes;
 mod state;
 
 pub use files::{csv_len, rows_for_size, ROW_BYTES};
-pub use state::{CounterSnapshot, FaultAction, FaultRule, Op, Outcome, SimConfig, SimState};
+pub use ratelimit::{BACKOFF_THRESHOLD, TIER_MEMORY, VIOLATION_WINDOW};
+pub use state::{
+    ClientKind, CounterSnapshot, FaultAction, FaultRule, Op, Outcome, SimConfig, SimState,
+};
 
 use actix_web::{dev::ServerHandle, web, App, HttpServer};
 use std::net::{SocketAddr, TcpListener};
@@ -51,7 +55,22 @@ impl SimulatorBuilder {
         self
     }
     pub fn token_ttl(mut self, ttl: Duration) -> Self {
-        self.config.token_ttl = ttl;
+        self.config.token_ttl = Some(ttl);
+        self
+    }
+    /// The kind of credential the tenant's client is (PAT by default).
+    pub fn client_kind(mut self, kind: ClientKind) -> Self {
+        self.config.client_kind = kind;
+        self
+    }
+    /// The scopes issued tokens carry (default `sp:scopes:all`).
+    pub fn scopes(mut self, scopes: &[&str]) -> Self {
+        self.config.scopes = scopes.iter().map(|s| s.to_string()).collect();
+        self
+    }
+    /// Back-off tiers in seconds (default 60, 300, 600, 1200); empty turns escalation off.
+    pub fn backoff_tiers(mut self, tiers: &[u64]) -> Self {
+        self.config.backoff_tiers = tiers.to_vec();
         self
     }
     pub fn report_duration(mut self, d: Duration) -> Self {

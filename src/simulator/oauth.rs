@@ -2,7 +2,7 @@
 use super::errors::unauthorized;
 use super::faults::apply_fault;
 use super::routes::State;
-use super::state::{Op, SimState};
+use super::state::{ClientKind, Op, SimState};
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
@@ -22,10 +22,40 @@ struct Claims {
     pod: String,
     internal: bool,
     jti: String,
+    /// Set only for a personal access token: the user the token acts for (AUTH-DOC).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    identity_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    user_name: Option<String>,
 }
 
-/// Checks the bearer token the way the upstream does; returns the client id.
-pub(super) fn authenticate(state: &SimState, req: &HttpRequest) -> Result<String, HttpResponse> {
+/// Who a valid bearer token speaks for.
+pub(super) struct Authenticated {
+    pub client_id: String,
+    /// Whether the token has a user context (a PAT); API-client tokens have none.
+    pub user: bool,
+    pub scopes: Vec<String>,
+}
+
+impl Authenticated {
+    /// Whether the token carries one of these scopes (`sp:scopes:all` covers all).
+    pub fn has_any(&self, scopes: &[&str]) -> bool {
+        self.scopes
+            .iter()
+            .any(|s| s == "sp:scopes:all" || scopes.contains(&s.as_str()))
+    }
+}
+
+/// The identity behind the simulated PAT.
+const IDENTITY_ID: &str = "ff80818155fe8c080155fe8d925b0316";
+const USER_ID: &str = "595826";
+const USER_NAME: &str = "report.admin";
+
+/// Checks the bearer token the way the upstream does.
+pub(super) fn authenticate(
+    state: &SimState,
+    req: &HttpRequest,
+) -> Result<Authenticated, HttpResponse> {
     let fail = |msg: &str| {
         state.counters.unauthorized.fetch_add(1, Ordering::Relaxed);
         unauthorized(msg)
@@ -51,7 +81,11 @@ pub(super) fn authenticate(state: &SimState, req: &HttpRequest) -> Result<String
     if !state.live_tokens.lock().unwrap().contains(&data.claims.jti) {
         return Err(fail("JWT validation failed: token has been revoked"));
     }
-    Ok(data.claims.client_id)
+    Ok(Authenticated {
+        client_id: data.claims.client_id,
+        user: data.claims.identity_id.is_some(),
+        scopes: data.claims.scope,
+    })
 }
 
 /// Parses `multipart/form-data` text fields, enough for `curl --form` token requests.
@@ -114,17 +148,25 @@ pub(super) async fn token(state: State, req: HttpRequest, body: web::Bytes) -> H
     }
     let now = state.utc_now().timestamp();
     let jti = format!("{:032x}", rand::random::<u128>());
+    let ttl = cfg.token_lifetime().as_secs();
+    let pat = cfg.client_kind == ClientKind::Pat;
     let claims = Claims {
-        exp: now + cfg.token_ttl.as_secs() as i64,
+        exp: now + ttl as i64,
         iat: now,
         client_id: cfg.client_id.clone(),
-        scope: vec!["sp:scopes:all".into()],
-        authorities: vec![],
+        scope: cfg.scopes.clone(),
+        authorities: if pat {
+            vec!["ORG_ADMIN".into()]
+        } else {
+            vec![]
+        },
         tenant_id: "58eb06a4-dcd7-4e96-8fac-cca2afc03e61".into(),
         org: cfg.org.clone(),
         pod: "sim01-useast1".into(),
         internal: false,
         jti: jti.clone(),
+        identity_id: pat.then(|| IDENTITY_ID.into()),
+        user_name: pat.then(|| USER_NAME.into()),
     };
     let access_token = jsonwebtoken::encode(
         &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
@@ -134,11 +176,11 @@ pub(super) async fn token(state: State, req: HttpRequest, body: web::Bytes) -> H
     .expect("HS256 signing cannot fail");
     state.live_tokens.lock().unwrap().insert(jti.clone());
     state.counters.token_grants.fetch_add(1, Ordering::Relaxed);
-    HttpResponse::Ok().json(json!({
+    let mut body = json!({
         "access_token": access_token,
         "token_type": "bearer",
-        "expires_in": cfg.token_ttl.as_secs(),
-        "scope": "sp:scopes:all",
+        "expires_in": ttl,
+        "scope": cfg.scopes.join(" "),
         "accessType": "OFFLINE",
         "tenant_id": claims.tenant_id,
         "internal": false,
@@ -147,5 +189,13 @@ pub(super) async fn token(state: State, req: HttpRequest, body: web::Bytes) -> H
         "org": cfg.org,
         "enabled": true,
         "jti": jti,
-    }))
+    });
+    // User context only for a PAT: client credentials have no user (AUTH-DOC).
+    if pat {
+        body["user_id"] = json!(USER_ID);
+        body["identity_id"] = json!(IDENTITY_ID);
+        body["user_name"] = json!(USER_NAME);
+        body["strong_auth"] = json!(true);
+    }
+    HttpResponse::Ok().json(body)
 }

@@ -14,8 +14,19 @@ use std::time::{Duration, Instant};
 pub struct SimConfig {
     pub client_id: String,
     pub client_secret: String,
-    /// `expires_in` of issued tokens.
-    pub token_ttl: Duration,
+    /// What kind of credential `client_id` is: a personal access token (user context,
+    /// the default) or an API-management client (no user; cancel is refused).
+    pub client_kind: ClientKind,
+    /// `expires_in` of issued tokens; `None` takes the kind's default
+    /// ([`ClientKind::default_ttl`]).
+    pub token_ttl: Option<Duration>,
+    /// The scopes granted to issued tokens (SPEC-V3: run needs `sp:report:manage`; result
+    /// and file `sp:report:read` or `sp:report:manage`; `sp:scopes:all` covers both).
+    pub scopes: Vec<String>,
+    /// Escalating back-off (RL-DOC): after `BACKOFF_THRESHOLD` 429s within
+    /// `BACKOFF_VIOLATION_WINDOW`, a client is blocked for the next tier's seconds. Empty:
+    /// only the plain sliding window.
+    pub backoff_tiers: Vec<u64>,
     /// How long a report runs before it finishes.
     pub report_duration: Duration,
     /// Rows in every generated CSV (each row is [`super::files::ROW_BYTES`] bytes).
@@ -31,12 +42,50 @@ impl Default for SimConfig {
         Self {
             client_id: "sim-client".into(),
             client_secret: "sim-secret".into(),
-            token_ttl: Duration::from_secs(749),
+            client_kind: ClientKind::Pat,
+            token_ttl: None,
+            scopes: vec!["sp:scopes:all".into()],
+            backoff_tiers: vec![60, 300, 600, 1200],
             report_duration: Duration::from_secs(3),
             csv_rows: 193,
             rate_limit: 100,
             rate_window: Duration::from_secs(10),
             org: "acme-sandbox".into(),
+        }
+    }
+}
+
+impl SimConfig {
+    /// The lifetime of issued tokens.
+    pub fn token_lifetime(&self) -> Duration {
+        self.token_ttl.unwrap_or(self.client_kind.default_ttl())
+    }
+
+    /// Whether issued tokens carry this right (`sp:scopes:all` carries every right).
+    pub fn grants(&self, scope: &str) -> bool {
+        self.scopes
+            .iter()
+            .any(|s| s == scope || s == "sp:scopes:all")
+    }
+}
+
+/// The two kinds of OAuth client a tenant issues (ROOT-V3 `userAuth` / `applicationAuth`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum ClientKind {
+    /// A personal access token: tokens carry the identity (`identity_id`, `user_name`).
+    Pat,
+    /// An API-management client: client credentials with no user context.
+    ApiClient,
+}
+
+impl ClientKind {
+    /// `accessTokenValiditySeconds` defaults: 43200 for a PAT
+    /// (CreatePersonalAccessTokenRequest), about 750 for an API client (the docs' 749).
+    pub fn default_ttl(self) -> Duration {
+        match self {
+            Self::Pat => Duration::from_secs(43_200),
+            Self::ApiClient => Duration::from_secs(749),
         }
     }
 }
@@ -159,6 +208,8 @@ pub struct Counters {
     pub cancel: AtomicU64,
     pub rate_limited: AtomicU64,
     pub unauthorized: AtomicU64,
+    /// 403s for missing rights or, on cancel, a token without a user.
+    pub forbidden: AtomicU64,
 }
 
 /// A point-in-time copy of [`Counters`].
@@ -172,6 +223,7 @@ pub struct CounterSnapshot {
     pub cancel: u64,
     pub rate_limited: u64,
     pub unauthorized: u64,
+    pub forbidden: u64,
 }
 
 impl CounterSnapshot {
@@ -204,6 +256,7 @@ impl Counters {
             cancel: g(&self.cancel),
             rate_limited: g(&self.rate_limited),
             unauthorized: g(&self.unauthorized),
+            forbidden: g(&self.forbidden),
         }
     }
 }
@@ -217,7 +270,7 @@ pub struct SimState {
     pub reports: Mutex<HashMap<String, Report>>,
     /// Token ids that are currently valid; revoking clears it.
     pub live_tokens: Mutex<HashSet<String>>,
-    rate_log: Mutex<HashMap<String, VecDeque<Instant>>>,
+    rate: super::ratelimit::RateLimiter,
     faults: Mutex<Vec<FaultRule>>,
     /// Outcome given to reports started from now on.
     pub next_outcome: Mutex<Outcome>,
@@ -236,7 +289,7 @@ impl SimState {
             clock_offset_ms: AtomicU64::new(0),
             reports: Mutex::default(),
             live_tokens: Mutex::default(),
-            rate_log: Mutex::default(),
+            rate: Default::default(),
             faults: Mutex::default(),
             next_outcome: Mutex::new(Outcome::Success),
             call_times: Mutex::default(),
@@ -292,29 +345,16 @@ impl SimState {
         Some(action)
     }
 
-    /// Sliding-log limit: `Err(retry_after_seconds)` when the client is over it.
-    pub fn admit(&self, client_id: &str) -> Result<(), u64> {
-        let limit = self.config.rate_limit as usize;
-        if limit == 0 {
-            return Ok(());
-        }
-        let window = self.config.rate_window;
-        let now = self.now();
-        let mut logs = self.rate_log.lock().unwrap();
-        let log = logs.entry(client_id.to_owned()).or_default();
-        while log
-            .front()
-            .is_some_and(|t| now.duration_since(*t) >= window)
-        {
-            log.pop_front();
-        }
-        if log.len() >= limit {
-            let oldest = *log.front().expect("log is full");
-            let wait = (oldest + window).saturating_duration_since(now);
-            return Err(wait.as_secs_f64().ceil().max(1.0) as u64);
-        }
-        log.push_back(now);
-        Ok(())
+    /// The tenant's limit for this client and API version: `Err(retry_after_seconds)` when over it.
+    pub fn admit(&self, client_id: &str, version: &str) -> Result<(), u64> {
+        self.rate.admit(
+            client_id,
+            version,
+            self.now(),
+            self.config.rate_limit,
+            self.config.rate_window,
+            &self.config.backoff_tiers,
+        )
     }
 
     pub fn revoke_tokens(&self) {

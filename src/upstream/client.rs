@@ -508,7 +508,15 @@ impl IdentityNow {
         let resp = self
             .send("cancel", Method::POST, &path, None, "application/json")
             .await?;
-        self.read(resp).await.map(|_| ())
+        match self.read(resp).await {
+            Err(UpstreamError::Status { status, .. })
+                if status == StatusCode::FORBIDDEN
+                    && self.tokens.kind() == Some(super::CredentialKind::ApiClient) =>
+            {
+                Err(UpstreamError::CancelNeedsPat)
+            }
+            other => other.map(|_| ()),
+        }
     }
 
     /// Starts a download. `format` is `csv` or `pdf`; `Accept` is derived from it, because

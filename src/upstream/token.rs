@@ -8,6 +8,7 @@ use super::client::map_send_error;
 use crate::clock::Clock;
 use crate::error::UpstreamError;
 use crate::secret::Secret;
+use crate::upstream::CredentialKind;
 use crate::wire::models::TokenResponse;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -47,6 +48,8 @@ pub struct TokenProvider {
     backoff: Mutex<(u32, Option<Instant>)>,
     /// Held by whoever is fetching a token: the single flight.
     refreshing: tokio::sync::Mutex<()>,
+    /// The kind of credential, learned from the last token (none before the first).
+    kind: Mutex<Option<CredentialKind>>,
 }
 
 /// The longest wait a token endpoint's `Retry-After` may impose (a bogus far-future date
@@ -74,6 +77,7 @@ impl TokenProvider {
             current: Mutex::new(None),
             backoff: Mutex::new((0, None)),
             refreshing: tokio::sync::Mutex::new(()),
+            kind: Mutex::new(None),
         }
     }
 
@@ -168,6 +172,32 @@ impl TokenProvider {
         }
     }
 
+    /// The kind of credential held, once a token has been obtained.
+    pub fn kind(&self) -> Option<CredentialKind> {
+        *self.kind.lock().unwrap()
+    }
+
+    /// Records the kind; says so in the log when it is learned or changes, with a warning
+    /// when cancel cannot work with it.
+    fn learn_kind(&self, kind: CredentialKind) {
+        let before = self.kind.lock().unwrap().replace(kind);
+        if before == Some(kind) {
+            return;
+        }
+        if kind.can_cancel() {
+            tracing::info!(
+                credential = kind.label(),
+                "the tenant credential is a personal access token: cancel is available"
+            );
+        } else {
+            tracing::warn!(
+                credential = kind.label(),
+                "the tenant credential is an API client (no user context): IdentityNow \
+                 refuses cancel for it; use a personal access token to cancel reports"
+            );
+        }
+    }
+
     /// Seconds until the current token expires (for readiness and metrics).
     pub fn expires_in(&self) -> Option<Duration> {
         self.cached()
@@ -222,6 +252,11 @@ impl TokenProvider {
         let parsed: TokenResponse = serde_json::from_slice(&body)
             .map_err(|e| UpstreamError::Auth(format!("token response is not usable: {e}")))
             .map_err(no_hint)?;
+        self.learn_kind(CredentialKind::detect(
+            parsed.identity_id.as_deref(),
+            parsed.user_id.as_deref(),
+            &parsed.access_token,
+        ));
         let lifetime = Duration::from_secs(parsed.expires_in);
         let expires_at = started + lifetime;
         // A margin longer than the lifetime would refresh on every call; cap it at half.

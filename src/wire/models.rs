@@ -105,4 +105,9 @@ pub struct TokenResponse {
     #[serde(default)]
     pub token_type: Option<String>,
     pub expires_in: u64,
+    /// Set only for a personal access token (user context); absent for an API client.
+    #[serde(default)]
+    pub identity_id: Option<String>,
+    #[serde(default)]
+    pub user_id: Option<String>,
 }

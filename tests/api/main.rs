@@ -8,6 +8,7 @@ mod cli;
 mod deadlines;
 mod errors;
 mod faults;
+mod fidelity;
 mod helpers;
 mod https;
 mod limits;

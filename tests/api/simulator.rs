@@ -61,7 +61,10 @@ async fn the_token_endpoint_takes_credentials_from_the_form_the_query_or_both() 
     assert_eq!(r.status(), 200);
     let granted: Value = r.json().await.unwrap();
     assert_eq!(granted["token_type"], "bearer");
-    assert_eq!(granted["expires_in"], 749);
+    assert_eq!(
+        granted["expires_in"], 43200,
+        "a PAT lasts 12 hours by default"
+    );
     // Bad credentials.
     let mut r = http
         .post(&url)
