@@ -127,6 +127,10 @@ mod tests {
         assert_eq!(call(Duration::from_secs(14)), Err(300));
         for (i, expect) in [600, 1200, 1200].into_iter().enumerate() {
             let at = 400 + 2000 * i as u64;
+            // Out of the block: the window admits its two again, then three 429s.
+            for k in 0..2 {
+                assert!(call(Duration::from_secs(at)).is_ok(), "call {k}");
+            }
             for k in 0..2 {
                 call(Duration::from_secs(at + k)).unwrap_err();
             }
