@@ -30,6 +30,7 @@ pub struct Settings {
     pub cache: CacheSettings,
     pub audit: AuditSettings,
     pub redis: RedisSettings,
+    pub callbacks: crate::callbacks::settings::CallbackSettings,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -112,6 +113,7 @@ impl Settings {
         self.auth.read_secret_files().map_err(|p| vec![p])?;
         self.audit.read_secret_files().map_err(|p| vec![p])?;
         self.redis.read_secret_files().map_err(|p| vec![p])?;
+        self.policy.read_secret_files().map_err(|p| vec![p])?;
         Ok(())
     }
 
@@ -130,6 +132,7 @@ impl Settings {
         self.tenant.validate(&mut problems);
         self.auth.validate(&mut problems);
         self.policy.validate(&mut problems);
+        self.callbacks.validate(&mut problems);
         self.limits.validate(&mut problems);
         self.audit.validate(&mut problems);
         self.redis.validate(&mut problems);

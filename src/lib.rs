@@ -4,6 +4,7 @@
 pub mod audit;
 pub mod auth;
 pub mod cache;
+pub mod callbacks;
 pub mod client;
 pub mod clock;
 pub mod config;

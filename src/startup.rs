@@ -174,6 +174,12 @@ impl Application {
             lifecycle: lifecycle.clone(),
             shared: shared.clone(),
         });
+        let callbacks = web::Data::new(crate::callbacks::Callbacks::new(
+            &settings.callbacks,
+            &metrics.registry,
+            audit.clone(),
+            shared.clone(),
+        )?);
         let observed_audit = audit.clone();
         let observed = web::Data::new(Observed {
             budget: upstream.budget.clone(),
@@ -200,6 +206,7 @@ impl Application {
                     .app_data(state.clone())
                     .app_data(authenticator.clone())
                     .app_data(policy.clone())
+                    .app_data(callbacks.clone())
                     .app_data(limiter.clone())
                     .app_data(audit.clone())
                     .app_data(metrics.clone())

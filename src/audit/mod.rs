@@ -8,6 +8,7 @@ mod settings;
 mod sink;
 pub mod verify;
 
+pub use event::{now, Event};
 pub use middleware::{middleware, note, Audit, AuditNote};
 pub use settings::{AuditSettings, Mode, Modes};
 pub use sink::{Sink, SinkStats};

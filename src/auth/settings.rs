@@ -132,6 +132,17 @@ pub struct TeamPolicy {
     /// Overrides `limits.max_wait` for this team.
     #[serde(default, with = "humantime_serde")]
     pub max_wait: Option<Duration>,
+    /// Completion callbacks: where they may go and how they are signed; none without it.
+    #[serde(default)]
+    pub webhook: Option<crate::callbacks::settings::WebhookPolicy>,
+    /// Whether `maxAge` may hand this team a report another owner ran (its own are
+    /// always reusable).
+    #[serde(default = "yes")]
+    pub reuse_others: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 impl TeamPolicy {
@@ -147,6 +158,8 @@ impl TeamPolicy {
             burst: 1000,
             weight: 1,
             max_wait: None,
+            webhook: None,
+            reuse_others: true,
         }
     }
 }
@@ -291,6 +304,24 @@ impl PolicySettings {
                 problems.push(problem(format!("policy.teams[{i}].team"), "is required"));
             }
             check(format!("policy.teams[{i}]"), &t.policy, problems);
+            if let Some(w) = &t.policy.webhook {
+                w.validate(&format!("policy.teams[{i}].webhook"), problems);
+            }
         }
+        if let Some(w) = &self.default.webhook {
+            w.validate("policy.default.webhook", problems);
+        }
+    }
+
+    pub fn read_secret_files(&mut self) -> Result<(), Problem> {
+        if let Some(w) = self.default.webhook.as_mut() {
+            w.read_secret_file("policy.default.webhook")?;
+        }
+        for (i, t) in self.teams.iter_mut().enumerate() {
+            if let Some(w) = t.policy.webhook.as_mut() {
+                w.read_secret_file(&format!("policy.teams[{i}].webhook"))?;
+            }
+        }
+        Ok(())
     }
 }

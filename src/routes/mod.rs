@@ -27,6 +27,7 @@ use std::cell::RefCell;
 use std::sync::Arc;
 
 pub use health::admin;
+pub(crate) use reports::report_json;
 pub use reports::valid_idempotency_key;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -179,8 +180,12 @@ pub(crate) async fn read_body(
     Ok(body.freeze())
 }
 
+/// Run options `/v1` accepts beside `type` and `arguments`.
+pub(crate) const RUN_OPTIONS: [&str; 2] = ["callback", "maxAge"];
+
 /// Reads a run request, validates it as the upstream schema requires and checks the team's
-/// policy; returns the upstream `ReportDetails` to send. `type_key` is `type` on `/v1`
+/// policy; returns the upstream `ReportDetails` to send, and the `/v1` run options present
+/// in the body (`callback`, `maxAge`; unchecked). `type_key` is `type` on `/v1`
 /// (where unknown fields and argument names are refused) and `reportType` on the SDK paths.
 pub(crate) async fn read_run_request(
     req: &HttpRequest,
@@ -189,7 +194,13 @@ pub(crate) async fn read_run_request(
     policy: &Policy,
     caller: &Caller,
     type_key: &'static str,
-) -> Result<serde_json::Value, GatewayError> {
+) -> Result<
+    (
+        serde_json::Value,
+        serde_json::Map<String, serde_json::Value>,
+    ),
+    GatewayError,
+> {
     let v1 = type_key == "type";
     let body = read_body(req, payload, state.max_body_bytes).await?;
     let value: serde_json::Value = serde_json::from_slice(&body).map_err(|e| {
@@ -203,15 +214,19 @@ pub(crate) async fn read_run_request(
     let obj = value.as_object().ok_or_else(|| {
         GatewayError::bad_request("invalid_json", format!("body must be {shape}"))
     })?;
-    if let Some(k) = obj
-        .keys()
-        .find(|k| v1 && !matches!(k.as_str(), "type" | "arguments"))
-    {
+    if let Some(k) = obj.keys().find(|k| {
+        v1 && !matches!(k.as_str(), "type" | "arguments") && !RUN_OPTIONS.contains(&k.as_str())
+    }) {
         return Err(GatewayError::bad_request(
             "invalid_argument",
-            format!("{k}: unknown field (expected type, arguments)"),
+            format!("{k}: unknown field (expected type, arguments, callback, maxAge)"),
         ));
     }
+    let options = obj
+        .iter()
+        .filter(|(k, _)| v1 && RUN_OPTIONS.contains(&k.as_str()))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
     // /v1 refuses unknown argument names (a typo guard); the SDK paths accept and forward
     // them as upstream does, since the SDKs' `from_json` sends e.g. `{"correlatedOnly":false}`
     // for ORPHAN_IDENTITIES.
@@ -231,10 +246,13 @@ pub(crate) async fn read_run_request(
         .for_team(&caller.team)
         .check_run(t, obj.get("arguments"))
         .map_err(GatewayError::Forbidden)?;
-    Ok(serde_json::json!({
-        "reportType": t.as_str(),
-        "arguments": obj.get("arguments").filter(|a| !a.is_null()).cloned().unwrap_or(serde_json::json!({})),
-    }))
+    Ok((
+        serde_json::json!({
+            "reportType": t.as_str(),
+            "arguments": obj.get("arguments").filter(|a| !a.is_null()).cloned().unwrap_or(serde_json::json!({})),
+        }),
+        options,
+    ))
 }
 
 /// A report's result through the cache (one upstream call for all concurrent askers).

@@ -39,6 +39,15 @@ pub struct RunReportRequest {
     /// Arguments as the report type requires them (see the README).
     #[schema(value_type = Object)]
     arguments: Option<Value>,
+    /// `{"url": "https://…"}`: POST the report resource there when it ends (Standard
+    /// Webhooks signature with the team's secret; the URL must be under the team's
+    /// `webhook.allowed_urls`).
+    #[schema(value_type = Object)]
+    callback: Option<Value>,
+    /// Reuse an identical successful report finished within this age (e.g. `15m`) instead
+    /// of running it again; a running identical report is joined.
+    #[serde(rename = "maxAge")]
+    max_age: Option<String>,
 }
 
 /// Where to go next with a report.
@@ -160,6 +169,13 @@ impl Report {
     }
 }
 
+/// The report resource of a result, under the id the caller knows (callback bodies).
+pub(crate) fn report_json(results: &ReportResults, id: &str) -> Vec<u8> {
+    let mut results = results.clone();
+    results.id = id.to_owned();
+    serde_json::to_vec(&Report::from_results(&results)).expect("a report serializes")
+}
+
 /// Start a report.
 #[utoipa::path(
     post, path = "/v1/reports", tag = "reports", security(("bearer" = [])),
@@ -187,14 +203,26 @@ pub async fn run_report(
     caller: web::ReqData<Arc<Caller>>,
     upstream: web::Data<IdentityNow>,
 ) -> Result<HttpResponse, GatewayError> {
-    let details = read_run_request(&req, payload, &state, &policy, &caller, "type").await?;
+    let (details, options) =
+        read_run_request(&req, payload, &state, &policy, &caller, "type").await?;
     let owner = policy.owner(&caller).to_owned();
-    // serde_json objects are sorted maps: equal requests hash equally whatever their key order.
-    let hash: [u8; 32] =
-        ring::digest::digest(&ring::digest::SHA256, details.to_string().as_bytes())
-            .as_ref()
-            .try_into()
-            .expect("32 bytes");
+    let callback = match options.get("callback") {
+        Some(raw) => {
+            Some(crate::callbacks::accept::accept(raw, policy.for_team(&caller.team)).await?)
+        }
+        None => None,
+    };
+    // serde_json objects are sorted maps: equal requests hash equally whatever their key
+    // order. Options count too (a replay with another callback is another request).
+    let hashed = if options.is_empty() {
+        details.to_string()
+    } else {
+        serde_json::json!({"details": details, "options": options}).to_string()
+    };
+    let hash: [u8; 32] = ring::digest::digest(&ring::digest::SHA256, hashed.as_bytes())
+        .as_ref()
+        .try_into()
+        .expect("32 bytes");
     let run = async {
         let mut task = upstream.run(FAMILY, details.to_string().into()).await?;
         let upstream_id = ReportId::parse(&task.id)
@@ -205,6 +233,26 @@ pub async fn run_report(
             n.report_id = Some(task.id.clone());
         });
         let report = Report::from_task(&task);
+        if let Some(cb) = callback {
+            let callbacks = req
+                .app_data::<web::Data<crate::callbacks::Callbacks>>()
+                .ok_or_else(|| GatewayError::Internal(anyhow::anyhow!("no callbacks")))?;
+            callbacks.clone().into_inner().watch(
+                crate::callbacks::Registration {
+                    report_id: task.id.clone(),
+                    upstream_id,
+                    url: cb.url,
+                    key: cb.key,
+                    allow_internal: cb.allow_internal,
+                    caller: caller.id.clone(),
+                    team: caller.team.clone(),
+                    report_type: task.report_type.clone(),
+                    request_id: crate::request_id::current(),
+                },
+                state.clone(),
+                upstream.clone(),
+            );
+        }
         Ok(IdempotentRun {
             request_hash: hash,
             location: report.links.self_.clone(),

@@ -124,7 +124,8 @@ async fn run(
     caller: web::ReqData<Arc<Caller>>,
     upstream: web::Data<IdentityNow>,
 ) -> Result<HttpResponse, SdkError> {
-    let details = read_run_request(&req, payload, &state, &policy, &caller, "reportType").await?;
+    let (details, _) =
+        read_run_request(&req, payload, &state, &policy, &caller, "reportType").await?;
     let path = format!("{}/run", family.prefix());
     let (_, body) = upstream
         .raw(Method::POST, &path, Some(details.to_string().into()))

@@ -4,6 +4,7 @@ mod abandon;
 mod audit;
 mod auth;
 mod caching;
+mod callbacks;
 mod cli;
 mod deadlines;
 mod errors;
