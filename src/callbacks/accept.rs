@@ -39,14 +39,14 @@ pub async fn accept(raw: &Value, team: &TeamPolicy) -> Result<Accepted, GatewayE
         .secret
         .as_ref()
         .and_then(|s| super::sign::key(s.expose()).ok())
-        .ok_or_else(|| GatewayError::Internal(anyhow::anyhow!("webhook secret missing")))?;
+        .ok_or_else(|| GatewayError::internal("webhook secret missing"))?;
     let url = target::allowed(raw_url, &webhook.allowed_urls).map_err(GatewayError::Forbidden)?;
     let host = url.host_str().unwrap_or_default().to_owned();
     let port = url.port_or_known_default().unwrap_or(443);
     let allow = webhook.allow_private_addresses;
     let resolved = actix_web::web::block(move || target::resolve(&host, port, allow))
         .await
-        .map_err(|e| GatewayError::Internal(e.into()))?;
+        .map_err(|e| GatewayError::internal(e.to_string()))?;
     match resolved {
         Ok(_) => Ok(Accepted {
             url,

@@ -1,6 +1,6 @@
 //! Callback settings: how deliveries are retried (`callbacks:`), and what each team allows
 //! (`policy.teams[].webhook`).
-use crate::config::Problem;
+use crate::problem::Problem;
 use crate::secret::Secret;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;

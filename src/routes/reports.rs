@@ -236,7 +236,7 @@ pub async fn run_report(
         if let Some(cb) = callback {
             let callbacks = req
                 .app_data::<web::Data<crate::callbacks::Callbacks>>()
-                .ok_or_else(|| GatewayError::Internal(anyhow::anyhow!("no callbacks")))?;
+                .ok_or_else(|| GatewayError::internal("no callbacks"))?;
             callbacks.clone().into_inner().watch(
                 crate::callbacks::Registration {
                     report_id: task.id.clone(),
