@@ -135,14 +135,6 @@ pub struct TeamPolicy {
     /// Completion callbacks: where they may go and how they are signed; none without it.
     #[serde(default)]
     pub webhook: Option<crate::callbacks::settings::WebhookPolicy>,
-    /// Whether `maxAge` may hand this team a report another owner ran (its own are
-    /// always reusable).
-    #[serde(default = "yes")]
-    pub reuse_others: bool,
-}
-
-fn yes() -> bool {
-    true
 }
 
 impl TeamPolicy {
@@ -159,7 +151,6 @@ impl TeamPolicy {
             weight: 1,
             max_wait: None,
             webhook: None,
-            reuse_others: true,
         }
     }
 }

@@ -181,11 +181,11 @@ pub(crate) async fn read_body(
 }
 
 /// Run options `/v1` accepts beside `type` and `arguments`.
-pub(crate) const RUN_OPTIONS: [&str; 2] = ["callback", "maxAge"];
+pub(crate) const RUN_OPTIONS: [&str; 1] = ["callback"];
 
 /// Reads a run request, validates it as the upstream schema requires and checks the team's
 /// policy; returns the upstream `ReportDetails` to send, and the `/v1` run options present
-/// in the body (`callback`, `maxAge`; unchecked). `type_key` is `type` on `/v1`
+/// in the body (`callback`; unchecked). `type_key` is `type` on `/v1`
 /// (where unknown fields and argument names are refused) and `reportType` on the SDK paths.
 pub(crate) async fn read_run_request(
     req: &HttpRequest,
@@ -219,7 +219,7 @@ pub(crate) async fn read_run_request(
     }) {
         return Err(GatewayError::bad_request(
             "invalid_argument",
-            format!("{k}: unknown field (expected type, arguments, callback, maxAge)"),
+            format!("{k}: unknown field (expected type, arguments, callback)"),
         ));
     }
     let options = obj

@@ -44,10 +44,6 @@ pub struct RunReportRequest {
     /// `webhook.allowed_urls`).
     #[schema(value_type = Object)]
     callback: Option<Value>,
-    /// Reuse an identical successful report finished within this age (e.g. `15m`) instead
-    /// of running it again; a running identical report is joined.
-    #[serde(rename = "maxAge")]
-    max_age: Option<String>,
 }
 
 /// Where to go next with a report.
