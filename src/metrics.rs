@@ -15,6 +15,19 @@ const WAITS: &[f64] = &[
     0.001, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 30.0, 60.0,
 ];
 
+/// Upstream operations (the `operation` label).
+pub const UPSTREAM_OPERATIONS: [&str; 4] = ["run", "result", "file", "cancel"];
+/// Upstream outcomes the failure alert counts (the `status` label).
+pub const UPSTREAM_FAILURES: [&str; 7] = [
+    "500",
+    "502",
+    "503",
+    "504",
+    "other_5xx",
+    "timeout",
+    "unreachable",
+];
+
 pub struct Metrics {
     pub registry: Registry,
     teams: HashSet<String>,
@@ -43,6 +56,9 @@ pub struct Metrics {
     pub audit_failures: IntCounter,
     pub audit_write_seconds: Histogram,
     pub audit_backlog: IntGauge,
+    pub audit_dropped: IntCounter,
+    pub token_valid: IntGauge,
+    pub token_failures: IntGauge,
     pub downloads_in_flight: IntGauge,
     pub download_bytes: IntCounter,
     pub ready: IntGauge,
@@ -113,7 +129,7 @@ impl Metrics {
                 option_env!("REPORTGATE_GIT_COMMIT").unwrap_or("unknown"),
             ])
             .set(1);
-        Self {
+        let m = Self {
             teams: teams.into_iter().collect(),
             http_requests: counter(
                 "http_requests_total",
@@ -122,9 +138,11 @@ impl Metrics {
             ),
             http_duration: hist(
                 "http_request_duration_seconds",
-                "API request latency by route pattern and method.",
+                "API request latency by route pattern, method and kind (call, long_poll, \
+                 download): long-polls and file transfers are slow by design and kept apart \
+                 from ordinary calls.",
                 LATENCY,
-                &["route", "method"],
+                &["route", "method", "kind"],
             ),
             upstream_requests: counter(
                 "upstream_requests_total",
@@ -255,6 +273,30 @@ impl Metrics {
                 )
                 .unwrap(),
             ),
+            audit_dropped: reg(
+                &r,
+                IntCounter::new(
+                    "audit_dropped_records_total",
+                    "Batch audit records dropped because the write backlog was full.",
+                )
+                .unwrap(),
+            ),
+            token_valid: reg(
+                &r,
+                IntGauge::new(
+                    "upstream_token_valid",
+                    "1 while the gateway holds an unexpired tenant token.",
+                )
+                .unwrap(),
+            ),
+            token_failures: reg(
+                &r,
+                IntGauge::new(
+                    "token_consecutive_failures",
+                    "Tenant token fetches failed in a row (0 after a success).",
+                )
+                .unwrap(),
+            ),
             downloads_in_flight: reg(
                 &r,
                 IntGauge::new("downloads_in_flight", "Report downloads being streamed.").unwrap(),
@@ -293,6 +335,27 @@ impl Metrics {
                 .unwrap(),
             ),
             registry: r,
+        };
+        m.zero_series();
+        m
+    }
+
+    /// Creates, at 0, every labelled series an alert rule reads, so that `rate()` and
+    /// `increase()` see the first event instead of a series appearing at 1.
+    fn zero_series(&self) {
+        for outcome in ["success", "failure"] {
+            self.token_refreshes.with_label_values(&[outcome]);
+        }
+        let teams = self.teams.iter().map(String::as_str).chain(["other"]);
+        for team in teams {
+            for reason in ["team_limit", "upstream_busy"] {
+                self.rejections.with_label_values(&[team, reason]);
+            }
+        }
+        for op in UPSTREAM_OPERATIONS {
+            for status in UPSTREAM_FAILURES {
+                self.upstream_requests.with_label_values(&[op, status]);
+            }
         }
     }
 
@@ -313,8 +376,10 @@ impl Metrics {
         self.budget_available.set(budget.available() as i64);
         self.budget_queue.set(budget.queued() as i64);
         self.team_held.set(state.limiter.held() as i64);
-        self.token_expires_in
-            .set(state.tokens.expires_in().map_or(0.0, |d| d.as_secs_f64()));
+        let expires_in = state.tokens.expires_in().unwrap_or_default();
+        self.token_expires_in.set(expires_in.as_secs_f64());
+        self.token_valid.set(i64::from(!expires_in.is_zero()));
+        self.token_failures.set(i64::from(state.tokens.failures()));
         if let Some(kind) = state.tokens.kind() {
             use crate::upstream::CredentialKind::{ApiClient, PersonalAccessToken};
             for k in [PersonalAccessToken, ApiClient] {
@@ -360,6 +425,7 @@ impl Metrics {
         let stats = &state.audit.sink.stats;
         sync(&self.audit_writes, stats.writes.load(Ordering::Relaxed));
         sync(&self.audit_failures, stats.failures.load(Ordering::Relaxed));
+        sync(&self.audit_dropped, stats.dropped.load(Ordering::Relaxed));
         self.audit_backlog
             .set(stats.backlog.load(Ordering::Relaxed) as i64);
         let mut out = Vec::new();
@@ -376,7 +442,8 @@ pub async fn middleware(
     next: actix_web::middleware::Next<impl actix_web::body::MessageBody + 'static>,
 ) -> Result<actix_web::dev::ServiceResponse<actix_web::body::BoxBody>, actix_web::Error> {
     let metrics = req.app_data::<actix_web::web::Data<Metrics>>().cloned();
-    let (route, _, _) = crate::routes::classify(req.method(), req.path());
+    let (route, _, action) = crate::routes::classify(req.method(), req.path());
+    let kind = latency_kind(action, req.query_string());
     let method = match req.method().as_str() {
         m @ ("GET" | "POST" | "PUT" | "DELETE" | "HEAD" | "OPTIONS" | "PATCH") => m.to_owned(),
         _ => "other".to_owned(),
@@ -396,8 +463,40 @@ pub async fn middleware(
             .with_label_values(&[route, method, class])
             .inc();
         m.http_duration
-            .with_label_values(&[route, method])
+            .with_label_values(&[route, method, kind])
             .observe(started.elapsed().as_secs_f64());
     }
     Ok(res)
+}
+
+/// The latency class of a request: file transfers and long-polls (`wait` > 0) take as
+/// long as the file or the wait, so they get their own `kind` and leave the p99 of
+/// ordinary calls alone.
+fn latency_kind(action: &str, query: &str) -> &'static str {
+    if matches!(action, "download" | "sdk_download") {
+        return "download";
+    }
+    let waits = url::form_urlencoded::parse(query.as_bytes())
+        .any(|(k, v)| k == "wait" && v.parse::<u64>().is_ok_and(|w| w > 0));
+    if waits {
+        "long_poll"
+    } else {
+        "call"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::latency_kind;
+
+    #[test]
+    fn downloads_and_long_polls_have_their_own_latency_kind() {
+        assert_eq!(latency_kind("download", ""), "download");
+        assert_eq!(latency_kind("sdk_download", "wait=3"), "download");
+        assert_eq!(latency_kind("status", "wait=30"), "long_poll");
+        assert_eq!(latency_kind("status", "a=1&wait=1"), "long_poll");
+        assert_eq!(latency_kind("status", "wait=0"), "call");
+        assert_eq!(latency_kind("status", "wait=x"), "call");
+        assert_eq!(latency_kind("run", ""), "call");
+    }
 }

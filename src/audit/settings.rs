@@ -30,6 +30,8 @@ pub struct AuditSettings {
     /// An append-only JSONL file; rotated past `max_file_bytes`, the chain continues.
     pub file: Option<PathBuf>,
     pub max_file_bytes: u64,
+    /// Batch records held while the file cannot be written; more are dropped and counted.
+    pub max_backlog: usize,
     pub modes: Modes,
     /// Adds an HMAC of each record's hash (verify with the same key).
     pub hmac_key: Option<Secret>,
@@ -52,6 +54,9 @@ impl AuditSettings {
                 "audit.stdout",
                 "at least one sink is required (stdout or file)",
             ));
+        }
+        if self.max_backlog == 0 {
+            problems.push(problem("audit.max_backlog", "must be greater than 0"));
         }
         if self.max_file_bytes < 4096 {
             problems.push(problem("audit.max_file_bytes", "must be at least 4096"));

@@ -182,7 +182,7 @@ impl Writer {
             size: 0,
             prev,
             backlog: VecDeque::new(),
-            backlog_max: 100_000,
+            backlog_max: s.max_backlog,
             healthy,
             stats,
             latency: None,

@@ -23,13 +23,9 @@ async fn metrics(
     observed: web::Data<Observed>,
     state: web::Data<AppState>,
 ) -> HttpResponse {
-    let ready = !state
-        .lifecycle
-        .draining
-        .load(std::sync::atomic::Ordering::SeqCst)
-        && observed.audit.sink.healthy()
-        && observed.tokens.expires_in().is_some_and(|d| !d.is_zero());
-    metrics.ready.set(i64::from(ready));
+    metrics
+        .ready
+        .set(i64::from(serving(&state, &observed.audit).is_ok()));
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")
         .body(metrics.render(&observed))
@@ -41,57 +37,76 @@ pub async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(json!({"status": "ok"}))
 }
 
-/// Configuration is loaded and a tenant token can be obtained.
+/// Whether this replica can serve: configuration loaded and listeners bound (both before
+/// anything answers), the audit sink writable, not draining. The tenant token is not part
+/// of it: an IdentityNow auth outage would take every replica out of the Service at once,
+/// turning `503 upstream_auth_failed` into connection errors and hiding the cached reports.
+fn serving(state: &AppState, audit: &Audit) -> Result<(), &'static str> {
+    if state
+        .lifecycle
+        .draining
+        .load(std::sync::atomic::Ordering::SeqCst)
+    {
+        Err("draining")
+    } else if !audit.sink.healthy() {
+        Err("not_ready")
+    } else {
+        Ok(())
+    }
+}
+
+/// This replica can serve (config, listeners, audit, not draining). The tenant token's
+/// health is in the body (`checks.upstreamToken`), never a reason for 503.
 #[utoipa::path(get, path = "/readyz", tag = "health", responses(
-    (status = 200, description = "Ready"),
-    (status = 503, description = "No tenant token can be obtained"),
+    (status = 200, description = "Ready; `checks.upstreamToken` is ok, refresh_failing, unavailable or pending"),
+    (status = 503, description = "Draining, or the audit sink cannot write"),
 ))]
 pub async fn readyz(
     upstream: web::Data<IdentityNow>,
     audit: web::Data<Audit>,
     state: web::Data<AppState>,
 ) -> HttpResponse {
-    if state
-        .lifecycle
-        .draining
-        .load(std::sync::atomic::Ordering::SeqCst)
-    {
-        return HttpResponse::ServiceUnavailable().json(json!({
-            "status": "draining",
-            "checks": {"config": "ok", "shutdown": "draining"}
-        }));
+    let serving = serving(&state, &audit);
+    if serving.is_ok() {
+        warm_token(&upstream).await;
     }
-    if !audit.sink.healthy() {
-        return HttpResponse::ServiceUnavailable().json(json!({
-            "status": "not_ready",
-            "checks": {"config": "ok", "audit": "failing"}
-        }));
-    }
-    // Redis is reported, never a reason to be unready: the fallback keeps serving.
-    let redis = crate::shared::mode(state.shared.as_deref());
-    match upstream.ensure_token().await {
-        Ok(()) => {
-            // Which credential the gateway holds, and so whether cancel can work upstream.
-            let kind = upstream.tokens.kind();
-            HttpResponse::Ok().json(json!({
-                "status": "ready",
-                "checks": {
-                    "config": "ok", "upstreamToken": "ok", "redis": redis,
-                    "upstreamCredential": kind.map_or("unknown", |k| k.label()),
-                    "cancel": match kind {
-                        Some(k) if k.can_cancel() => "available",
-                        Some(_) => "unavailable: the credential is an API client; cancel needs a personal access token",
-                        None => "unknown",
-                    },
-                }
-            }))
-        }
-        Err(e) => {
-            tracing::warn!(error = %e, "not ready");
-            HttpResponse::ServiceUnavailable().json(json!({
-                "status": "not_ready",
-                "checks": {"config": "ok", "upstreamToken": "failed"}
-            }))
+    let kind = upstream.tokens.kind();
+    let checks = json!({
+        "config": "ok",
+        "listeners": "ok",
+        "audit": if audit.sink.healthy() { "ok" } else { "failing" },
+        "shutdown": if serving == Err("draining") { "draining" } else { "running" },
+        "upstreamToken": upstream.tokens.health().as_str(),
+        // Reported, never a reason to be unready: the fallback keeps serving.
+        "redis": crate::shared::mode(state.shared.as_deref()),
+        // Which credential the gateway holds, and so whether cancel can work upstream.
+        "upstreamCredential": kind.map_or("unknown", |k| k.label()),
+        "cancel": match kind {
+            Some(k) if k.can_cancel() => "available",
+            Some(_) => "unavailable: the credential is an API client; cancel needs a personal access token",
+            None => "unknown",
+        },
+    });
+    match serving {
+        Ok(()) => HttpResponse::Ok().json(json!({"status": "ready", "checks": checks})),
+        Err(status) => {
+            HttpResponse::ServiceUnavailable().json(json!({"status": status, "checks": checks}))
         }
     }
+}
+
+/// Starts a token fetch when one is due and gives it a moment, so the body tells how it
+/// went; a hanging token endpoint cannot hold the probe past that moment. Probes keep the
+/// token warm on an idle replica. Fetches are single-flight and back off after failures.
+async fn warm_token(upstream: &web::Data<IdentityNow>) {
+    if !upstream.tokens.fetch_due() {
+        return;
+    }
+    let up = upstream.clone();
+    let fetch = actix_rt::spawn(async move {
+        if let Err(e) = up.ensure_token().await {
+            tracing::warn!(error = %e, "tenant token unavailable");
+        }
+    });
+    let _ = actix_rt::time::timeout(std::time::Duration::from_millis(500), fetch).await;
 }

@@ -35,6 +35,30 @@ impl std::fmt::Debug for AccessToken {
     }
 }
 
+/// What `/readyz` says about the tenant token.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TokenHealth {
+    /// An unexpired token, and the last fetch worked.
+    Ok,
+    /// An unexpired token, but refreshing it fails: it will run out.
+    RefreshFailing,
+    /// No usable token and fetching one fails: callers get 503 upstream_auth_failed.
+    Unavailable,
+    /// None fetched yet.
+    Pending,
+}
+
+impl TokenHealth {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Ok => "ok",
+            Self::RefreshFailing => "refresh_failing",
+            Self::Unavailable => "unavailable",
+            Self::Pending => "pending",
+        }
+    }
+}
+
 pub struct TokenProvider {
     token_url: String,
     client_id: String,
@@ -196,6 +220,31 @@ impl TokenProvider {
                  refuses cancel for it; use a personal access token to cancel reports"
             );
         }
+    }
+
+    /// The token's health for `/readyz` and the metrics; never a reason to be unready.
+    pub fn health(&self) -> TokenHealth {
+        let valid = self.expires_in().is_some_and(|d| !d.is_zero());
+        match (valid, self.failures()) {
+            (true, 0) => TokenHealth::Ok,
+            (true, _) => TokenHealth::RefreshFailing,
+            (false, 0) => TokenHealth::Pending,
+            (false, _) => TokenHealth::Unavailable,
+        }
+    }
+
+    /// Consecutive failed fetches (0 after a success).
+    pub fn failures(&self) -> u32 {
+        self.backoff.lock().unwrap().0
+    }
+
+    /// True when a fetch is due (no token, or inside the refresh margin) and nobody is
+    /// fetching: worth starting one in the background.
+    pub fn fetch_due(&self) -> bool {
+        let due = self
+            .cached()
+            .is_none_or(|t| self.clock.now() >= t.refresh_at);
+        due && self.refreshing.try_lock().is_ok()
     }
 
     /// Seconds until the current token expires (for readiness and metrics).

@@ -409,3 +409,32 @@ async fn after_a_sigkill_under_load_every_answered_blocking_request_is_on_disk()
     assert!(ok, "{out}");
     std::fs::remove_dir_all(dir).ok();
 }
+
+#[actix_rt::test]
+async fn batch_records_dropped_from_a_full_backlog_are_counted_in_the_metrics() {
+    let sim = Simulator::builder().start().unwrap();
+    let mut settings = settings_for(&sim);
+    // Unwritable: every record stays in the backlog, which holds 2.
+    settings.audit.file = Some(PathBuf::from("/dev/null/audit.jsonl"));
+    settings.audit.max_backlog = 2;
+    let app = spawn_gateway(sim, settings);
+    let before = crate::helpers::scrape(&app).await;
+    assert_eq!(
+        crate::helpers::value(&before, "reportgate_audit_dropped_records_total"),
+        Some(0.0)
+    );
+    // Status reads are batch records: answered, queued, then dropped past the backlog.
+    for _ in 0..6 {
+        assert_eq!(app.status(&crate::helpers::unknown_id()).await.status, 404);
+    }
+    let mut dropped = 0.0;
+    for _ in 0..100 {
+        let text = crate::helpers::scrape(&app).await;
+        dropped = crate::helpers::value(&text, "reportgate_audit_dropped_records_total").unwrap();
+        if dropped >= 4.0 {
+            break;
+        }
+        actix_rt::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(dropped, 4.0, "6 records, 2 kept");
+}

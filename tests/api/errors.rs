@@ -46,7 +46,7 @@ async fn a_run_is_never_retried_blindly_after_an_upstream_5xx() {
 }
 
 #[actix_rt::test]
-async fn a_tenant_that_cannot_be_reached_at_all_answers_503_and_is_not_ready() {
+async fn a_tenant_that_cannot_be_reached_at_all_answers_503_and_readyz_says_why() {
     let sim = Simulator::builder().start().unwrap();
     let mut settings = settings_for(&sim);
     // A port nothing listens on.
@@ -57,7 +57,10 @@ async fn a_tenant_that_cannot_be_reached_at_all_answers_503_and_is_not_ready() {
     settings.tenant.base_url = format!("http://{closed}");
     let app = spawn_gateway(sim, settings);
     assert_error(&app.status(ID).await, 503, "upstream_auth_failed");
-    assert_eq!(app.request("GET", "/readyz", None).await.status, 503);
+    // Still ready (it can serve, and say 503 upstream_auth_failed); the body says why.
+    let r = app.request("GET", "/readyz", None).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.json()["checks"]["upstreamToken"], "unavailable");
 }
 
 #[actix_rt::test]

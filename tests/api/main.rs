@@ -1,6 +1,7 @@
 //! Black-box tests: the real gateway over HTTP against the real simulator, on loopback,
 //! port 0.
 mod abandon;
+mod alerts;
 mod audit;
 mod auth;
 mod caching;

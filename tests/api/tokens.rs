@@ -1,4 +1,4 @@
-use crate::helpers::{assert_error, spawn_app, spawn_with};
+use crate::helpers::{assert_error, scrape, spawn_app, spawn_with, value};
 use futures_util::future::join_all;
 use reportgate::simulator::{FaultAction, Op, Simulator};
 use std::time::Duration;
@@ -125,13 +125,15 @@ async fn token_endpoint_failures_give_503_upstream_auth_failed() {
 }
 
 #[actix_rt::test]
-async fn wrong_client_credentials_give_503_and_readiness_fails() {
+async fn wrong_client_credentials_give_503_and_readyz_reports_the_token_unavailable() {
     let app = spawn_with(Simulator::builder(), |s| {
         s.tenant.client_secret = Some(reportgate::secret::Secret::new("wrong".into()));
     })
     .await;
     assert_error(&app.status("abc").await, 503, "upstream_auth_failed");
-    assert_eq!(app.request("GET", "/readyz", None).await.status, 503);
+    let r = app.request("GET", "/readyz", None).await;
+    assert_eq!(r.status, 200, "the replica can still serve");
+    assert_eq!(r.json()["checks"]["upstreamToken"], "unavailable");
 }
 
 #[actix_rt::test]
@@ -153,4 +155,70 @@ async fn readiness_reports_ok_when_a_token_can_be_had() {
     assert_eq!(r.status, 200);
     assert_eq!(r.json()["checks"]["upstreamToken"], "ok");
     assert_eq!(app.request("GET", "/healthz", None).await.status, 200);
+}
+
+#[actix_rt::test]
+async fn readiness_stays_200_through_a_token_endpoint_outage_while_callers_get_503_upstream_auth_failed(
+) {
+    let app = spawn_with(
+        Simulator::builder()
+            .report_duration(Duration::ZERO)
+            .token_ttl(Duration::from_secs(600)),
+        |s| s.cache.terminal_ttl = Duration::from_secs(3600),
+    )
+    .await;
+    let readyz = || app.raw_request_to(&app.admin_address, "/readyz");
+    let r = readyz().await;
+    assert_eq!(r.status, 200);
+    assert_eq!(
+        r.json()["checks"]["upstreamToken"],
+        "ok",
+        "probes fetch the token"
+    );
+    let finished = app.run_accounts().await;
+    assert_eq!(app.status(&finished).await.status, 200);
+
+    // The token expires and the token endpoint is down.
+    app.sim
+        .fail_next(Op::Token, FaultAction::Status { status: 503 }, 1_000);
+    app.clock.advance(Duration::from_secs(601));
+    assert_error(
+        &app.status(&crate::helpers::unknown_id()).await,
+        503,
+        "upstream_auth_failed",
+    );
+    for _ in 0..3 {
+        let r = readyz().await;
+        assert_eq!(r.status, 200, "still in the Service: {}", r.text());
+        assert_eq!(r.json()["status"], "ready");
+        assert_eq!(r.json()["checks"]["upstreamToken"], "unavailable");
+        app.clock.advance(Duration::from_secs(1));
+    }
+    // Finished reports cached before the outage are still served.
+    assert_eq!(app.status(&finished).await.status, 200);
+    let text = scrape(&app).await;
+    assert_eq!(value(&text, "reportgate_ready"), Some(1.0));
+    assert_eq!(value(&text, "reportgate_upstream_token_valid"), Some(0.0));
+    assert!(value(&text, "reportgate_token_consecutive_failures").unwrap() >= 1.0);
+    assert!(
+        value(
+            &text,
+            r#"reportgate_token_refreshes_total{outcome="failure"}"#
+        )
+        .unwrap()
+            >= 1.0
+    );
+
+    // The endpoint recovers: the next probe after the back-off fetches a token.
+    app.sim.clear_faults();
+    app.clock.advance(Duration::from_secs(31));
+    let r = readyz().await;
+    assert_eq!(r.json()["checks"]["upstreamToken"], "ok", "{}", r.text());
+    assert_eq!(app.status(&crate::helpers::unknown_id()).await.status, 404);
+    let text = scrape(&app).await;
+    assert_eq!(value(&text, "reportgate_upstream_token_valid"), Some(1.0));
+    assert_eq!(
+        value(&text, "reportgate_token_consecutive_failures"),
+        Some(0.0)
+    );
 }
