@@ -63,8 +63,11 @@ out, samples = sys.argv[1], [tuple(map(int, s.split(":"))) for s in sys.argv[2:]
 warm = samples[max(1, len(samples) // 5)] if len(samples) > 2 else samples[-1]
 peak_after = max(r for r, _ in samples[samples.index(warm):])
 growth = (peak_after - warm[0]) / warm[0]
-fd_leak = samples[-1][1] - min(f for _, f in samples)
-print(f"rss after warm-up {warm[0]} kB, peak {peak_after} kB ({growth:+.1%}); fds first {samples[0][1]} last {samples[-1][1]}")
+# Descriptors are judged after warm-up too: each open client connection holds two (its socket
+# and the duplicate that watches for the caller hanging up), so the first seconds of traffic
+# raise the count once; a leak is growth after that.
+fd_leak = samples[-1][1] - warm[1]
+print(f"rss after warm-up {warm[0]} kB, peak {peak_after} kB ({growth:+.1%}); fds first {samples[0][1]} after warm-up {warm[1]} last {samples[-1][1]}")
 assert growth <= 0.10, "RSS grew more than 10% after warm-up"
 assert fd_leak <= 20, "file descriptors leak"
 PY
