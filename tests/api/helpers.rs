@@ -245,6 +245,22 @@ impl TestApp {
 
 /// A fresh id of a report that does not exist (upstream answers 404, never cached), so
 /// that concurrent requests are not coalesced into one.
+/// The simulator's token response to a client-credentials grant with its own credentials.
+pub async fn sim_token_response(sim: &SimulatorHandle) -> Value {
+    let config = sim.config();
+    let mut r = awc::Client::default()
+        .post(format!("{}/oauth/token", sim.base_url()))
+        .send_form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", config.client_id.as_str()),
+            ("client_secret", config.client_secret.as_str()),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    r.json().await.unwrap()
+}
+
 pub fn unknown_id() -> String {
     format!("{:032x}", rand::random::<u128>())
 }

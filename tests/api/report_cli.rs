@@ -68,6 +68,24 @@ fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
+/// `run --json --out` succeeded and `out`, alone in its directory, holds exactly the bytes a
+/// direct download of the report gives. Returns the report resource it printed.
+async fn assert_wrote_the_direct_download(
+    app: &TestApp,
+    o: &Output,
+    out: &Path,
+) -> serde_json::Value {
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(o));
+    let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(report["status"], "SUCCESS");
+    let direct = app.download(report["id"].as_str().unwrap(), "csv").await;
+    assert_eq!(direct.status, 200);
+    assert_eq!(std::fs::read(out).unwrap(), direct.body.to_vec());
+    let name = out.file_name().unwrap().to_string_lossy().into_owned();
+    assert_eq!(files_in(out.parent().unwrap()), [name]);
+    report
+}
+
 #[actix_rt::test]
 async fn run_with_out_writes_exactly_the_bytes_of_a_direct_download() {
     let app = spawn_with(finished(20_000), |_| {}).await;
@@ -79,15 +97,9 @@ async fn run_with_out_writes_exactly_the_bytes_of_a_direct_download() {
         &["--json", "--out", out.to_str().unwrap()],
     )
     .await;
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_wrote_the_direct_download(&app, &o, &out).await;
     // Off a terminal it says nothing but what --json asks for.
     assert_eq!(stderr(&o), "");
-    let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    assert_eq!(report["status"], "SUCCESS");
-    let direct = app.download(report["id"].as_str().unwrap(), "csv").await;
-    assert_eq!(direct.status, 200);
-    assert_eq!(std::fs::read(&out).unwrap(), direct.body.to_vec());
-    assert_eq!(files_in(&dir), ["accounts.csv"]);
 }
 
 #[actix_rt::test]
@@ -234,12 +246,8 @@ async fn a_cut_download_resumes_and_produces_the_whole_file(stream: bool) {
         &["--json", "--out", out.to_str().unwrap()],
     )
     .await;
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    let direct = app.download(report["id"].as_str().unwrap(), "csv").await;
-    assert!(direct.body.len() > 2_000_000);
-    assert_eq!(std::fs::read(&out).unwrap(), direct.body.to_vec());
-    assert_eq!(files_in(&dir), ["accounts.csv"]);
+    assert_wrote_the_direct_download(&app, &o, &out).await;
+    assert!(std::fs::metadata(&out).unwrap().len() > 2_000_000);
     // It resumed where the cut left it, rather than starting over.
     let requests = proxy.requests.lock().unwrap().to_ascii_lowercase();
     assert!(requests.contains("range: bytes="), "{requests}");

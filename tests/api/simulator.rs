@@ -1,21 +1,15 @@
 //! The simulator is what the gateway is tested against, so it is tested against the
 //! documented upstream behaviour itself.
+use crate::helpers::sim_token_response;
 use reportgate::simulator::{Simulator, SimulatorHandle};
 use serde_json::{json, Value};
 use std::time::Duration;
 
 async fn token(sim: &SimulatorHandle) -> String {
-    let mut r = awc::Client::default()
-        .post(format!("{}/oauth/token", sim.base_url()))
-        .send_form(&[
-            ("grant_type", "client_credentials"),
-            ("client_id", "sim-client"),
-            ("client_secret", "sim-secret"),
-        ])
-        .await
-        .unwrap();
-    let body: Value = r.json().await.unwrap();
-    body["access_token"].as_str().unwrap().to_owned()
+    sim_token_response(sim).await["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned()
 }
 
 #[actix_rt::test]

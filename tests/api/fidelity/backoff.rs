@@ -1,8 +1,9 @@
 //! Item 2: escalating back-off. Upstream's `Retry-After` climbs 60, 300, 600, 1200 s for a
 //! client that keeps calling, counted per client id and API version.
-use crate::helpers::{scrape, settings_for, spawn_gateway, spawn_with, unknown_id, value};
+use crate::helpers::{
+    scrape, settings_for, sim_token_response, spawn_gateway, spawn_with, unknown_id, value,
+};
 use reportgate::simulator::{FaultAction, Op, Simulator};
-use serde_json::Value;
 use std::time::Duration;
 
 #[actix_rt::test]
@@ -12,16 +13,7 @@ async fn the_simulator_escalates_back_off_for_a_client_that_keeps_calling_per_ap
         .start()
         .unwrap();
     let http = awc::Client::default();
-    let mut t = http
-        .post(format!("{}/oauth/token", sim.base_url()))
-        .send_form(&[
-            ("grant_type", "client_credentials"),
-            ("client_id", "sim-client"),
-            ("client_secret", "sim-secret"),
-        ])
-        .await
-        .unwrap();
-    let token: Value = t.json().await.unwrap();
+    let token = sim_token_response(&sim).await;
     let bearer = format!("Bearer {}", token["access_token"].as_str().unwrap());
     let call = |prefix: &'static str| {
         let req = http

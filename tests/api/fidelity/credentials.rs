@@ -1,35 +1,20 @@
 //! Item 1: credential kinds. Upstream's cancel is `userAuth` only: a personal access token
 //! cancels, an API-client token gets 403; run needs `sp:report:manage`.
-use crate::helpers::{scrape, spawn_with, value};
-use reportgate::simulator::{ClientKind, Simulator, SimulatorHandle};
-use serde_json::Value;
+use crate::helpers::{scrape, sim_token_response, spawn_with, value};
+use reportgate::simulator::{ClientKind, Simulator};
 use std::time::Duration;
-
-async fn token_response(sim: &SimulatorHandle) -> Value {
-    let mut r = awc::Client::default()
-        .post(format!("{}/oauth/token", sim.base_url()))
-        .send_form(&[
-            ("grant_type", "client_credentials"),
-            ("client_id", "sim-client"),
-            ("client_secret", "sim-secret"),
-        ])
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
-    r.json().await.unwrap()
-}
 
 #[actix_rt::test]
 async fn pat_tokens_carry_the_user_and_last_12_hours_while_api_client_tokens_have_no_user() {
     let pat = Simulator::builder().start().unwrap();
-    let body = token_response(&pat).await;
+    let body = sim_token_response(&pat).await;
     assert_eq!(body["expires_in"], 43200);
     assert!(body["identity_id"].is_string() && body["user_id"].is_string());
     let api = Simulator::builder()
         .client_kind(ClientKind::ApiClient)
         .start()
         .unwrap();
-    let body = token_response(&api).await;
+    let body = sim_token_response(&api).await;
     assert_eq!(body["expires_in"], 749);
     assert!(body.get("identity_id").is_none() && body.get("user_id").is_none());
 }
@@ -110,7 +95,7 @@ async fn a_token_with_only_report_read_may_read_but_not_run() {
         .scopes(&["sp:report:read"])
         .start()
         .unwrap();
-    let token = token_response(&sim).await["access_token"]
+    let token = sim_token_response(&sim).await["access_token"]
         .as_str()
         .unwrap()
         .to_owned();
