@@ -121,11 +121,14 @@ impl Callbacks {
         let body = crate::routes::report_json(&results, &reg.report_id);
         // One message id for every attempt, so receivers can drop duplicates.
         let msg_id = format!("msg_{:032x}", rand::random::<u128>());
+        // One client (and connection pool) for every attempt of this delivery.
+        let client = self.client(reg.allow_internal);
         let first = Instant::now();
         let mut wait = self.settings.first_retry;
         loop {
             let started = Instant::now();
-            let (outcome, status, reason) = match self.attempt(&reg, &msg_id, &body).await {
+            let (outcome, status, reason) = match self.attempt(&client, &msg_id, &reg, &body).await
+            {
                 Attempt::Delivered(s) => ("delivered", s, None),
                 Attempt::Failed(s, why) => ("failed", s.unwrap_or(0), Some(why)),
                 Attempt::Refused(why) => ("refused", 0, Some(why)),
@@ -188,20 +191,28 @@ impl Callbacks {
         }
     }
 
-    async fn attempt(&self, reg: &Registration, msg_id: &str, body: &[u8]) -> Attempt {
-        let resolver = actix_tls::connect::Resolver::custom(target::Guarded {
-            allow_internal: reg.allow_internal,
-        });
+    /// A client whose resolver refuses internal addresses (unless allowed) at every connect.
+    fn client(&self, allow_internal: bool) -> awc::Client {
+        let resolver = actix_tls::connect::Resolver::custom(target::Guarded { allow_internal });
         let connector = awc::Connector::new()
             .connector(actix_tls::connect::Connector::new(resolver).service())
             .timeout(self.settings.attempt_timeout)
             .rustls_0_23(self.tls.clone());
-        let client = awc::Client::builder()
+        awc::Client::builder()
             .connector(connector)
             .timeout(self.settings.attempt_timeout)
             // A redirect could lead anywhere: it is a failed attempt, never followed.
             .disable_redirects()
-            .finish();
+            .finish()
+    }
+
+    async fn attempt(
+        &self,
+        client: &awc::Client,
+        msg_id: &str,
+        reg: &Registration,
+        body: &[u8],
+    ) -> Attempt {
         let timestamp = chrono::Utc::now().timestamp();
         let sent = client
             .post(reg.url.as_str())
