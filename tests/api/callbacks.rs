@@ -293,8 +293,9 @@ async fn with_two_replicas_a_callback_is_delivered_once() {
     let redis = RedisServer::start();
     let rx = receiver(&[]);
     let secret = secret();
+    // Long enough that the second run arrives while the first is still running.
     let sim = Simulator::builder()
-        .report_duration(Duration::from_millis(300))
+        .report_duration(Duration::from_secs(1))
         .start()
         .unwrap();
     let replica = || {
@@ -306,20 +307,60 @@ async fn with_two_replicas_a_callback_is_delivered_once() {
     for app in [&a, &b] {
         wait_for_mode(app, "shared").await;
     }
-    // The same run (one Idempotency-Key) sent to both replicas, as a retrying client would.
+    // The same caller runs the same non-concurrent report through each replica (no
+    // Idempotency-Key): upstream answers the second run with the task already running, so
+    // both replicas accept a callback for one report and both watch it. Only the Redis
+    // claim keeps the receiver from getting it twice.
     let body = format!(r#"{{{ACCOUNTS},"callback":{{"url":"{}/cb"}}}}"#, rx.base);
-    let key = [("idempotency-key", "callback-once")];
-    let first = a
-        .request_with("POST", "/v1/reports", Some(&body), &key)
-        .await;
-    let again = b
-        .request_with("POST", "/v1/reports", Some(&body), &key)
-        .await;
+    let first = a.request("POST", "/v1/reports", Some(&body)).await;
+    let again = b.request("POST", "/v1/reports", Some(&body)).await;
     assert_eq!(first.status, 202, "{}", first.text());
     assert_eq!(again.status, 202, "{}", again.text());
-    assert_eq!(sim.counters().run, 1);
+    assert_eq!(
+        first.json()["id"],
+        again.json()["id"],
+        "upstream de-duplicated the run"
+    );
     assert_eq!(rx.deliveries(1).await.len(), 1);
-    // Both replicas watch at a 20 ms pace: a second delivery would come well within this.
-    actix_rt::time::sleep(Duration::from_millis(800)).await;
+    // The replica that lost the claim says so in its audit trail; after that record no
+    // second delivery can come.
+    let skipped = |r: &serde_json::Value| r["action"] == "callback" && r["outcome"] == "skipped";
+    let mut seen = false;
+    for _ in 0..500 {
+        if a.audit_lines().iter().chain(&b.audit_lines()).any(skipped) {
+            seen = true;
+            break;
+        }
+        actix_rt::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(
+        seen,
+        "one replica skipped the delivery claimed by the other"
+    );
     assert_eq!(rx.got.lock().unwrap().len(), 1);
+}
+
+#[actix_rt::test]
+async fn callback_watchers_read_the_report_through_the_cache_not_once_each_per_interval() {
+    let rx = receiver(&[]);
+    let secret = secret();
+    let app = spawn_with(
+        Simulator::builder().report_duration(Duration::from_millis(1500)),
+        |s| {
+            with_webhook(s, &secret, &rx.base, true);
+            // Watchers look every 20 ms; upstream is read at most once a second.
+            s.cache.running_ttl = Duration::from_secs(1);
+        },
+    )
+    .await;
+    // Three runs of the same report (upstream answers the running task), three watchers.
+    let url = format!("{}/cb", rx.base);
+    for _ in 0..3 {
+        assert_eq!(run_with_callback(&app, &url).await.status, 202);
+    }
+    assert_eq!(rx.deliveries(3).await.len(), 3);
+    // Through the cache: one read per second while running, then the finished one (3 here).
+    // With running reports uncached (running_ttl 0) the same watchers read 14 times.
+    let reads = app.sim.counters().result;
+    assert!(reads <= 5, "{reads} upstream reads for three watchers");
 }

@@ -454,7 +454,7 @@ async fn spans_are_exported_to_an_otlp_collector_in_the_callers_trace() {
     assert!(root["parentSpanId"].is_null());
 }
 
-fn write_issuer_config() -> String {
+pub fn write_issuer_config() -> String {
     let path = std::env::temp_dir().join(format!("rg-otel-{}.yaml", unknown_id()));
     std::fs::write(
         &path,

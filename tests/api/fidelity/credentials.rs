@@ -121,3 +121,91 @@ async fn a_token_with_only_report_read_may_read_but_not_run() {
     assert_eq!(r.status(), 404);
     assert_eq!(sim.counters().forbidden, 1);
 }
+
+#[actix_rt::test]
+async fn serve_logs_a_warning_that_cancel_needs_a_personal_access_token_when_its_token_is_an_api_clients(
+) {
+    use std::io::BufRead;
+    use std::process::{Command, Stdio};
+    let sim = Simulator::builder()
+        .client_kind(ClientKind::ApiClient)
+        .start()
+        .unwrap();
+    let settings = crate::helpers::settings_for(&sim);
+    let token = crate::helpers::token_for(&settings, "alice", "test-team");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_reportgate"))
+        .arg("serve")
+        .env("REPORTGATE__SERVER__LISTEN", "127.0.0.1:0")
+        .env("REPORTGATE__ADMIN__LISTEN", "127.0.0.1:0")
+        .env("REPORTGATE__TENANT__BASE_URL", sim.base_url())
+        .env("REPORTGATE__TENANT__CLIENT_ID", &sim.config().client_id)
+        .env(
+            "REPORTGATE__TENANT__CLIENT_SECRET",
+            &sim.config().client_secret,
+        )
+        .env(
+            "REPORTGATE__AUTH__ID_SIGNING_KEY",
+            "0123456789abcdef0123456789abcdef",
+        )
+        .env("REPORTGATE__LOG__FORMAT", "json")
+        .env("REPORTGATE__LOG__LEVEL", "info")
+        .env(
+            "REPORTGATE_CONFIG",
+            crate::observability::write_issuer_config(),
+        )
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The log, line by line, from a thread; it ends when the child's stderr closes.
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    let stderr = child.stderr.take().unwrap();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stderr).lines() {
+            if tx.send(line.unwrap_or_default()).is_err() {
+                break;
+            }
+        }
+    });
+    let mut log = Vec::new();
+    let mut next_line = || {
+        let line = rx.recv_timeout(Duration::from_secs(10)).ok()?;
+        log.push(line.clone());
+        serde_json::from_str::<serde_json::Value>(&line).ok()
+    };
+    let mut port = None;
+    while port.is_none() {
+        let line = next_line().expect("serve logs that it listens");
+        if line["message"] == "reportgate listening" {
+            port = line["port"].as_u64();
+        }
+    }
+    // Its first token fetch tells the gateway which credential it holds.
+    let r = awc::Client::default()
+        .get(format!(
+            "http://127.0.0.1:{}/v1/reports/{}",
+            port.unwrap(),
+            crate::helpers::unknown_id()
+        ))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+    let mut warning = None;
+    while warning.is_none() {
+        let Some(line) = next_line() else { break };
+        if line["level"] == "WARN" && line["credential"] == "api_client" {
+            warning = line["message"].as_str().map(str::to_owned);
+        }
+    }
+    child.kill().ok();
+    child.wait().ok();
+    let warning = warning.expect("a warning about the API-client credential");
+    assert!(
+        warning.contains("personal access token") && warning.contains("cancel"),
+        "{warning}"
+    );
+    let secret = &sim.config().client_secret;
+    assert!(log.iter().all(|l| !l.contains(secret.as_str())));
+}
