@@ -146,7 +146,6 @@ struct Writer {
     /// The batch being written: its sealed lines, and where each ends with its hash.
     buf: Vec<u8>,
     ends: Vec<(usize, Hex64)>,
-    write_error: Option<std::io::Error>,
 }
 
 /// The hash of the last complete line of an existing file, so the chain continues.
@@ -189,7 +188,6 @@ impl Writer {
             stdout_buf: Vec::new(),
             buf: Vec::new(),
             ends: Vec::new(),
-            write_error: None,
         };
         if w.path.is_some() && w.open().is_err() {
             w.healthy.store(false, Ordering::Relaxed);
@@ -256,7 +254,7 @@ impl Writer {
                 self.rotate()?;
                 continue;
             }
-            let written = self.write_buf();
+            let (written, error) = write_counted(self.file.as_mut().expect("opened"), &self.buf);
             // Every complete line that reached the file is part of the chain.
             let done = self
                 .ends
@@ -273,9 +271,9 @@ impl Writer {
                 self.stdout_buf.extend_from_slice(&self.buf[..complete]);
             }
             self.backlog.drain(..done);
-            if written < self.buf.len() {
+            if let Some(e) = error {
                 self.file = None; // reopen next time
-                return Err(self.write_error.take().expect("a short write has an error"));
+                return Err(e);
             }
             if !self.backlog.is_empty() {
                 self.rotate()?;
@@ -289,28 +287,6 @@ impl Writer {
             self.file.as_mut().expect("opened").sync_data()?;
         }
         Ok(())
-    }
-
-    /// Writes `buf` to the file; returns how much of it was written (all, unless an error
-    /// stopped it, kept in `write_error`).
-    fn write_buf(&mut self) -> usize {
-        let f = self.file.as_mut().expect("opened");
-        let mut written = 0;
-        while written < self.buf.len() {
-            match f.write(&self.buf[written..]) {
-                Ok(0) => {
-                    self.write_error = Some(std::io::ErrorKind::WriteZero.into());
-                    break;
-                }
-                Ok(n) => written += n,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(e) => {
-                    self.write_error = Some(e);
-                    break;
-                }
-            }
-        }
-        written
     }
 
     /// Waits for work: at once for urgent messages, else within the batch window.
@@ -415,4 +391,19 @@ impl Writer {
             }
         }
     }
+}
+
+/// Writes `buf` to `f` like `write_all`, but says how much reached the file before an error
+/// stopped it, so the chain advances over exactly the complete lines written.
+fn write_counted(f: &mut File, buf: &[u8]) -> (usize, Option<std::io::Error>) {
+    let mut written = 0;
+    while written < buf.len() {
+        match f.write(&buf[written..]) {
+            Ok(0) => return (written, Some(std::io::ErrorKind::WriteZero.into())),
+            Ok(n) => written += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return (written, Some(e)),
+        }
+    }
+    (written, None)
 }
