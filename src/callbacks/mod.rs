@@ -13,6 +13,7 @@ use crate::shared::SharedStore;
 use crate::startup::AppState;
 use crate::upstream::{IdentityNow, PathFamily};
 use actix_web::web;
+use bytes::Bytes;
 use prometheus::{IntCounterVec, Opts, Registry};
 use settings::CallbackSettings;
 use std::sync::Arc;
@@ -94,7 +95,7 @@ impl Callbacks {
         upstream: web::Data<IdentityNow>,
     ) {
         let until = Instant::now() + self.settings.max_watch;
-        let results = loop {
+        let cached = loop {
             // Transient upstream errors are not the caller's news: keep watching.
             if let Ok(r) = crate::routes::cached_result(
                 &state,
@@ -106,7 +107,7 @@ impl Callbacks {
             .await
             {
                 if r.status().is_terminal() {
-                    break r.results.clone();
+                    break r;
                 }
             }
             if Instant::now() >= until {
@@ -118,7 +119,7 @@ impl Callbacks {
         if !self.claim(&reg).await {
             return;
         }
-        let body = crate::routes::report_json(&results, &reg.report_id);
+        let body = crate::routes::report_body(&cached, &reg.report_id);
         // One message id for every attempt, so receivers can drop duplicates.
         let msg_id = format!("msg_{:032x}", rand::random::<u128>());
         // One client (and connection pool) for every attempt of this delivery.
@@ -211,7 +212,7 @@ impl Callbacks {
         client: &awc::Client,
         msg_id: &str,
         reg: &Registration,
-        body: &[u8],
+        body: &Bytes,
     ) -> Attempt {
         let timestamp = chrono::Utc::now().timestamp();
         let sent = client
@@ -227,7 +228,7 @@ impl Callbacks {
                 "webhook-signature",
                 sign::signature(&reg.key, msg_id, timestamp, body),
             ))
-            .send_body(body.to_vec())
+            .send_body(body.clone())
             .await;
         match sent {
             Ok(resp) if resp.status().is_success() => Attempt::Delivered(resp.status().as_u16()),

@@ -27,7 +27,7 @@ use std::cell::RefCell;
 use std::sync::Arc;
 
 pub use health::admin;
-pub(crate) use reports::report_json;
+pub(crate) use rendered::report_body;
 pub use reports::valid_idempotency_key;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {

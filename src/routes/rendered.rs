@@ -46,8 +46,27 @@ pub fn parts(cached: &CachedResult) -> Option<Rendered> {
     })
 }
 
+/// The `/v1` report resource of a cached result under the id the caller presented: spliced
+/// from the parts rendered on first use, or rendered per read when upstream text holds the
+/// placeholder. Status reads and completion callbacks both send this.
+pub fn report_body(cached: &CachedResult, id: &str) -> Bytes {
+    match cached.v1_parts.get_or_init(|| parts(cached)) {
+        Some(p) => body(p, id),
+        None => per_read(cached, id),
+    }
+}
+
+/// The rendering from scratch: the parsed result under `id`, serialized.
+fn per_read(cached: &CachedResult, id: &str) -> Bytes {
+    let mut results = cached.results.clone();
+    results.id = id.to_owned();
+    serde_json::to_vec(&Report::from_results(&results))
+        .expect("a report serializes")
+        .into()
+}
+
 /// The body for `id` (an id the caller presented, already checked: no JSON escaping needed).
-pub fn body(r: &Rendered, id: &str) -> Bytes {
+fn body(r: &Rendered, id: &str) -> Bytes {
     let mut out = BytesMut::with_capacity(r.json.len() + r.cuts.len() * id.len());
     let mut from = 0;
     for &cut in r.cuts.iter() {
@@ -69,13 +88,6 @@ mod tests {
         CachedResult::new(Bytes::new(), results)
     }
 
-    /// What the handler rendered per read before: the reference.
-    fn direct(c: &CachedResult, id: &str) -> Vec<u8> {
-        let mut r = c.results.clone();
-        r.id = id.to_owned();
-        serde_json::to_vec(&Report::from_results(&r)).unwrap()
-    }
-
     #[test]
     fn the_spliced_body_is_byte_for_byte_the_per_read_rendering() {
         let id = "2c9180835d2e5168015d32f890ca1581-0123456789abcdef0123456789abcdef";
@@ -88,8 +100,8 @@ mod tests {
         ] {
             let c = cached(json);
             let parts = parts(&c).expect("splittable");
-            assert_eq!(body(&parts, id), direct(&c, id));
-            assert_eq!(body(&parts, "a"), direct(&c, "a"));
+            assert_eq!(body(&parts, id), per_read(&c, id));
+            assert_eq!(body(&parts, "a"), per_read(&c, "a"));
         }
     }
 

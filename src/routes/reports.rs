@@ -165,13 +165,6 @@ impl Report {
     }
 }
 
-/// The report resource of a result, under the id the caller knows (callback bodies).
-pub(crate) fn report_json(results: &ReportResults, id: &str) -> Vec<u8> {
-    let mut results = results.clone();
-    results.id = id.to_owned();
-    serde_json::to_vec(&Report::from_results(&results)).expect("a report serializes")
-}
-
 /// Start a report.
 #[utoipa::path(
     post, path = "/v1/reports", tag = "reports", security(("bearer" = [])),
@@ -369,15 +362,9 @@ pub async fn get_report(
         actix_rt::time::sleep(left.min(pace)).await;
     };
     // The caller's id (owner-bound) is the report's name here, whatever upstream echoes.
-    let id = id.into_inner();
-    if let Some(parts) = cached.v1_parts.get_or_init(|| rendered::parts(&cached)) {
-        return Ok(HttpResponse::Ok()
-            .content_type("application/json")
-            .body(rendered::body(parts, &id)));
-    }
-    let mut results = cached.results.clone();
-    results.id = id;
-    Ok(HttpResponse::Ok().json(Report::from_results(&results)))
+    Ok(HttpResponse::Ok()
+        .content_type("application/json")
+        .body(rendered::report_body(&cached, &id.into_inner())))
 }
 
 /// The largest `wait` accepted (the document's maximum); `cache.max_long_poll` bounds
