@@ -469,19 +469,20 @@ pub async fn middleware(
     Ok(res)
 }
 
-/// The latency class of a request: file transfers and long-polls (`wait` > 0) take as
-/// long as the file or the wait, so they get their own `kind` and leave the p99 of
-/// ordinary calls alone.
+/// The latency class of a request: file transfers and long-polls (`wait` > 0 on a `/v1`
+/// status read, the only route that holds on it) take as long as the file or the wait, so
+/// they get their own `kind` and leave the p99 of ordinary calls alone. Other routes never
+/// parse the query.
 fn latency_kind(action: &str, query: &str) -> &'static str {
-    if matches!(action, "download" | "sdk_download") {
-        return "download";
-    }
-    let waits = url::form_urlencoded::parse(query.as_bytes())
-        .any(|(k, v)| k == "wait" && v.parse::<u64>().is_ok_and(|w| w > 0));
-    if waits {
-        "long_poll"
-    } else {
-        "call"
+    match action {
+        "download" | "sdk_download" => "download",
+        "status"
+            if url::form_urlencoded::parse(query.as_bytes())
+                .any(|(k, v)| k == "wait" && v.parse::<u64>().is_ok_and(|w| w > 0)) =>
+        {
+            "long_poll"
+        }
+        _ => "call",
     }
 }
 
@@ -498,5 +499,8 @@ mod tests {
         assert_eq!(latency_kind("status", "wait=0"), "call");
         assert_eq!(latency_kind("status", "wait=x"), "call");
         assert_eq!(latency_kind("run", ""), "call");
+        // `wait` holds only a /v1 status read; elsewhere it is an ignored parameter.
+        assert_eq!(latency_kind("run", "wait=5"), "call");
+        assert_eq!(latency_kind("sdk_status", "wait=5"), "call");
     }
 }
