@@ -238,13 +238,19 @@ impl TokenProvider {
         self.backoff.lock().unwrap().0
     }
 
-    /// True when a fetch is due (no token, or inside the refresh margin) and nobody is
-    /// fetching: worth starting one in the background.
+    /// True when a fetch is due (no token, or inside the refresh margin), the endpoint is not
+    /// being left alone after failures, and nobody is fetching: worth starting one in the
+    /// background.
     pub fn fetch_due(&self) -> bool {
-        let due = self
-            .cached()
-            .is_none_or(|t| self.clock.now() >= t.refresh_at);
-        due && self.refreshing.try_lock().is_ok()
+        let now = self.clock.now();
+        let due = self.cached().is_none_or(|t| now >= t.refresh_at);
+        let backing_off = self
+            .backoff
+            .lock()
+            .unwrap()
+            .1
+            .is_some_and(|next| now < next);
+        due && !backing_off && self.refreshing.try_lock().is_ok()
     }
 
     /// Seconds until the current token expires (for readiness and metrics).
