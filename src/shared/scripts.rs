@@ -113,10 +113,15 @@ local tat = tonumber(redis.call('HGET', KEYS[1], 'tat') or '0')
 if tat < now then tat = now end
 if tat - tolerance > now then return {'', tat - tolerance - now, 'pace'} end
 
+-- The smallest virtual time; ties go to the smallest name, so replicas holding the same
+-- teams pick the same one. Picked in each replica's own order, two replicas could each
+-- defer (below) to the other's older turn on a different tied team, forever.
 local best, bestv, bestw = nil, 0, 1
 for i = 7, #ARGV, 2 do
   local v = tonumber(redis.call('HGET', KEYS[2], ARGV[i]) or '0')
-  if best == nil or v < bestv then best, bestv, bestw = ARGV[i], v, tonumber(ARGV[i + 1]) end
+  if best == nil or v < bestv - 1e-9 or (v <= bestv + 1e-9 and ARGV[i] < best) then
+    best, bestv, bestw = ARGV[i], v, tonumber(ARGV[i + 1])
+  end
 end
 if others ~= nil and others < bestv - 1e-9 then
   return {'', math.floor(interval / 4), 'fair'}

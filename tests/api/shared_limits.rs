@@ -184,3 +184,72 @@ async fn a_team_sent_through_two_replicas_is_served_about_equally_by_each() {
         "A {sa} vs B {sb}: one replica wins the ties"
     );
 }
+
+/// One call of the shared budget script as `replica`, holding waiters for `teams` (weight 1)
+/// in the order given; returns its reason (`grant`, `fair`, `pace`…).
+async fn budget_call(
+    c: &mut redis::aio::MultiplexedConnection,
+    replica: &str,
+    teams: &[&str],
+) -> String {
+    let mut call = reportgate::shared::scripts::BUDGET.prepare_invoke();
+    for k in ["t:budget", "t:vtime", "t:seen", "t:replicas"] {
+        call.key(k);
+    }
+    // A pace that never holds (1 µs, 1 s tolerance): only the fair order decides.
+    call.arg(1u64)
+        .arg(1_000_000u64)
+        .arg(2_000_000u64)
+        .arg(0u64)
+        .arg(replica)
+        .arg(0.5f64);
+    for t in teams {
+        call.arg(*t).arg(1u32);
+    }
+    let (_, _, reason): (String, u64, String) = call.invoke_async(c).await.unwrap();
+    reason
+}
+
+#[actix_rt::test]
+async fn replicas_holding_the_same_tied_teams_in_different_orders_still_get_permits() {
+    let redis = RedisServer::start();
+    let client = redis::Client::open(redis.url()).unwrap();
+    let mut c = client.get_multiplexed_async_connection().await.unwrap();
+    // Two replicas both wait for gamma and delta, tied in the fair order. Each team's last
+    // permit went to a different replica: A had gamma's most recently, B had delta's.
+    let (secs, micros): (u64, u64) = redis::cmd("TIME").query_async(&mut c).await.unwrap();
+    let now = secs * 1_000_000 + micros;
+    let _: () = redis::pipe()
+        .hset_multiple(
+            "t:seen",
+            &[
+                ("aaaa:gamma", now),
+                ("aaaa:delta", now),
+                ("bbbb:gamma", now),
+                ("bbbb:delta", now),
+            ],
+        )
+        .hset_multiple(
+            "t:vtime",
+            &[
+                ("gamma", 5),
+                ("delta", 5),
+                ("turn:aaaa:gamma", 200),
+                ("turn:bbbb:gamma", 100),
+                ("turn:aaaa:delta", 100),
+                ("turn:bbbb:delta", 200),
+            ],
+        )
+        .query_async(&mut c)
+        .await
+        .unwrap();
+    // Each replica lists its teams in its own (hash map) order. Had each picked the first of
+    // its tied teams, A would defer to B's older turn on gamma and B to A's on delta, forever.
+    let mut reasons = Vec::new();
+    for _ in 0..5 {
+        reasons.push(budget_call(&mut c, "aaaa", &["gamma", "delta"]).await);
+        reasons.push(budget_call(&mut c, "bbbb", &["delta", "gamma"]).await);
+    }
+    let grants = reasons.iter().filter(|r| *r == "grant").count();
+    assert!(grants >= 5, "{grants} grants in 10 calls: {reasons:?}");
+}
