@@ -386,7 +386,8 @@ pub struct FileQuery {
     /// `csv` (default) or `pdf`, in any letter case.
     #[param(pattern = "^([cC][sS][vV]|[pP][dD][fF])$", nullable = false)]
     format: Option<String>,
-    /// Preferred file name (sanitized; the extension is added).
+    /// Preferred file name (sanitized; upstream's extension is added: `.zip` for a
+    /// SEARCH_EXPORT, else the format's).
     #[param(nullable = false)]
     name: Option<String>,
 }
@@ -396,8 +397,8 @@ pub struct FileQuery {
     get, path = "/v1/reports/{id}/file", tag = "reports", security(("bearer" = [])),
     params(("id" = String, Path, description = "Report id (as returned by run)", pattern = "^[A-Za-z0-9_-]{1,128}$"), FileQuery),
     responses(
-        (status = 200, description = "The file", content((Vec<u8> = "application/csv"), (Vec<u8> = "application/pdf"))),
-        (status = 206, description = "The part a single `Range: bytes=…` asked for (to resume a broken download)", content((Vec<u8> = "application/csv"), (Vec<u8> = "application/pdf")),
+        (status = 200, description = "The file, under upstream's type and name: a SEARCH_EXPORT's csv is a zip of CSV files (`application/zip`, `Search Export.zip`)", content((Vec<u8> = "application/csv"), (Vec<u8> = "application/pdf"), (Vec<u8> = "application/zip"))),
+        (status = 206, description = "The part a single `Range: bytes=…` asked for (to resume a broken download)", content((Vec<u8> = "application/csv"), (Vec<u8> = "application/pdf"), (Vec<u8> = "application/zip")),
          headers(("Content-Range" = String, description = "bytes first-last/length"))),
         (status = 416, description = "The range starts past the end of the file", body = ErrorBody,
          headers(("Content-Range" = String, description = "bytes */length"))),

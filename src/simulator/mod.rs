@@ -15,6 +15,7 @@ mod ratelimit;
 mod reports;
 mod routes;
 mod state;
+mod zip;
 
 pub use files::{csv_len, rows_for_size, ROW_BYTES};
 pub use ratelimit::{BACKOFF_THRESHOLD, TIER_MEMORY, VIOLATION_WINDOW};

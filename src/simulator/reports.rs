@@ -3,7 +3,7 @@ use super::errors::{dto, tracking_id};
 use super::gate::admit;
 use super::routes::State;
 use super::state::{Op, Outcome, Phase, Report, SimState};
-use crate::domain::validate_report;
+use crate::domain::{validate_report, ReportType};
 use crate::wire::models::{ReportResults, TaskResultDetails};
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -77,6 +77,9 @@ pub(super) async fn run(state: State, req: HttpRequest, body: web::Bytes) -> Htt
         return HttpResponse::Ok().json(task_details(&state, running));
     }
     let formats = match arguments.get("selectedFormats").and_then(Value::as_array) {
+        // A search export's one file is its zip of CSVs, fetched with fileFormat=csv
+        // (inference: its task result says "Extract query data from ElasticSearch to CSV").
+        _ if report_type == ReportType::SearchExport => vec!["CSV"],
         Some(f) if !f.is_empty() => f
             .iter()
             .filter_map(|v| match v.as_str() {

@@ -2,3 +2,4 @@
 //! and the gateway coping with each.
 mod backoff;
 mod credentials;
+mod search_export;
