@@ -13,6 +13,13 @@ impl Clock {
         Instant::now() + Duration::from_millis(self.offset_ms.load(Ordering::Relaxed))
     }
 
+    /// Wall time, moved forward with the clock: what report ages (`maxAge`) are measured
+    /// against, so tests can age a finished report without waiting.
+    pub fn utc_now(&self) -> chrono::DateTime<chrono::Utc> {
+        let offset = Duration::from_millis(self.offset_ms.load(Ordering::Relaxed));
+        chrono::Utc::now() + chrono::Duration::from_std(offset).unwrap_or_default()
+    }
+
     pub fn advance(&self, by: Duration) {
         self.offset_ms
             .fetch_add(by.as_millis() as u64, Ordering::Relaxed);

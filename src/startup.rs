@@ -32,6 +32,8 @@ pub struct AppState {
     pub lifecycle: Arc<Lifecycle>,
     /// The Redis store, when `redis.url` is set.
     pub shared: Option<Arc<SharedStore>>,
+    /// The gateway's clock (report ages for `maxAge` are measured on it).
+    pub clock: Clock,
 }
 
 pub struct Application {
@@ -148,7 +150,7 @@ impl Application {
         let upstream = Upstream::new(
             settings.tenant.clone(),
             settings.limits.clone(),
-            clock,
+            clock.clone(),
             metrics.clone().into_inner(),
             shared.clone(),
         )
@@ -173,6 +175,7 @@ impl Application {
             )),
             lifecycle: lifecycle.clone(),
             shared: shared.clone(),
+            clock,
         });
         let callbacks = web::Data::new(crate::callbacks::Callbacks::new(
             &settings.callbacks,

@@ -32,6 +32,9 @@ pub struct Event {
     pub bytes: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub completed: Option<bool>,
+    /// A run answered with another run's report (`maxAge`): that report's id.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reused_from: Option<String>,
 }
 
 /// The record time: UTC, milliseconds.

@@ -56,6 +56,8 @@ pub struct AuditNote {
     pub arguments: Option<Value>,
     pub upstream_status: Option<u16>,
     pub tracking_id: Option<String>,
+    /// A run answered by reuse (`maxAge`): the original report's id (as its owner holds it).
+    pub reused_from: Option<String>,
     /// The caller asked for something that is not theirs (answered like a missing report).
     pub denied: bool,
 }
@@ -131,6 +133,7 @@ pub async fn middleware(
         phase: None,
         bytes: None,
         completed: None,
+        reused_from: None,
     };
     if mode == Mode::Blocking && !audit.sink.healthy() {
         // Fail closed: nothing goes upstream while the record could not be kept.
@@ -166,6 +169,7 @@ pub async fn middleware(
         report_type: note.report_type,
         arguments: note.arguments,
         tracking_id: note.tracking_id,
+        reused_from: note.reused_from,
         ..base
     };
     if let Err(e) = audit.sink.write(event.line(), mode == Mode::Blocking).await {

@@ -28,6 +28,23 @@ impl Policy {
         self.teams.get(team).unwrap_or(&self.default)
     }
 
+    /// Whether `maxAge` may hand `reader` a report that `owner` (of `team`) ran. The reader's
+    /// own `run`/`sources` check has already passed for these very arguments, so the reader
+    /// could have run the export itself; what is guarded here is another team's activity.
+    /// Its own reports: always. Another owner of its team (`ownership: caller`): when the
+    /// team's `reuse_others` allows. Another team's: only when both the reader's
+    /// `reuse_others` and the producing team's `share_exports` allow.
+    pub fn may_reuse(&self, reader: &Caller, owner: &str, team: &str) -> bool {
+        if self.owner(reader) == owner {
+            return true;
+        }
+        let mine = self.for_team(&reader.team);
+        if !mine.reuse_others {
+            return false;
+        }
+        reader.team == team || self.for_team(team).share_exports
+    }
+
     /// Who owns the reports this caller starts.
     pub fn owner<'a>(&self, caller: &'a Caller) -> &'a str {
         match self.ownership {
@@ -86,6 +103,55 @@ mod tests {
             raw_ids: false,
             ..TeamPolicy::allow_all()
         }
+    }
+
+    fn caller(id: &str, team: &str) -> Caller {
+        Caller {
+            id: id.into(),
+            team: team.into(),
+        }
+    }
+
+    fn policy(ownership: Ownership, teams: &[(&str, bool, bool)]) -> Policy {
+        Policy::new(&PolicySettings {
+            ownership,
+            default: TeamPolicy::allow_all(),
+            teams: teams
+                .iter()
+                .map(|(name, reuse_others, share_exports)| {
+                    super::super::settings::NamedTeamPolicy {
+                        team: (*name).into(),
+                        policy: TeamPolicy {
+                            reuse_others: *reuse_others,
+                            share_exports: *share_exports,
+                            ..TeamPolicy::allow_all()
+                        },
+                    }
+                })
+                .collect(),
+        })
+    }
+
+    #[test]
+    fn another_teams_report_is_reused_only_when_it_shares_and_the_reader_accepts() {
+        let p = policy(
+            Ownership::Team,
+            &[("a", true, false), ("b", true, true), ("c", false, true)],
+        );
+        let (a, b, c) = (caller("x", "a"), caller("y", "b"), caller("z", "c"));
+        assert!(p.may_reuse(&a, "a", "a"), "its own");
+        assert!(!p.may_reuse(&b, "a", "a"), "a does not share");
+        assert!(p.may_reuse(&a, "b", "b"), "b shares, a accepts");
+        assert!(!p.may_reuse(&c, "b", "b"), "c refuses others' exports");
+        assert!(p.may_reuse(&c, "c", "c"), "c's own are always reusable");
+    }
+
+    #[test]
+    fn with_caller_ownership_a_teammates_report_follows_reuse_others() {
+        let p = policy(Ownership::Caller, &[("a", true, false), ("c", false, true)]);
+        assert!(p.may_reuse(&caller("x", "a"), "y", "a"));
+        assert!(!p.may_reuse(&caller("x", "c"), "y", "c"));
+        assert!(p.may_reuse(&caller("x", "c"), "x", "c"));
     }
 
     #[test]

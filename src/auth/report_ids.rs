@@ -19,6 +19,9 @@ pub enum Opened {
     Owned(ReportId),
     /// Not a gateway id (e.g. a report started in the IdentityNow UI).
     Raw(ReportId),
+    /// An id sealed for this owner over another owner's report (`maxAge` reuse): readable
+    /// like its own, but the task is not this owner's to cancel.
+    Reused(ReportId),
     /// A gateway id of someone else, or a tampered one.
     Foreign,
 }
@@ -37,9 +40,23 @@ impl ReportIds {
         crate::hex::encode(&tag.as_ref()[..MAC_HEX / 2])
     }
 
+    /// The MAC of a reused id: another domain (the owned message starts with a digit), so
+    /// neither kind of id can pass for the other.
+    fn reused_mac(&self, owner: &str, upstream: &str) -> String {
+        let msg = format!("reused:{}:{owner}:{upstream}", owner.len());
+        let tag = hmac::sign(&self.key, msg.as_bytes());
+        crate::hex::encode(&tag.as_ref()[..MAC_HEX / 2])
+    }
+
     /// The id handed to `owner` for an upstream report.
     pub fn seal(&self, owner: &str, upstream: &ReportId) -> String {
         format!("{upstream}-{}", self.mac(owner, upstream.as_str()))
+    }
+
+    /// The id handed to `owner` for another owner's report it reuses (same shape as
+    /// [`seal`](Self::seal); [`open`](Self::open) tells them apart).
+    pub fn seal_reused(&self, owner: &str, upstream: &ReportId) -> String {
+        format!("{upstream}-{}", self.reused_mac(owner, upstream.as_str()))
     }
 
     /// Checks an id presented by `owner`.
@@ -53,9 +70,14 @@ impl ReportIds {
         let Ok(upstream) = ReportId::parse(upstream) else {
             return Opened::Foreign;
         };
+        let mac = mac.to_ascii_lowercase();
         let expected = self.mac(owner, upstream.as_str());
-        if constant_time_eq(expected.as_bytes(), mac.to_ascii_lowercase().as_bytes()) {
-            Opened::Owned(upstream)
+        if constant_time_eq(expected.as_bytes(), mac.as_bytes()) {
+            return Opened::Owned(upstream);
+        }
+        let reused = self.reused_mac(owner, upstream.as_str());
+        if constant_time_eq(reused.as_bytes(), mac.as_bytes()) {
+            Opened::Reused(upstream)
         } else {
             Opened::Foreign
         }
@@ -83,6 +105,20 @@ mod tests {
         assert_eq!(ids.open("team-a", &id(&sealed)), Opened::Owned(up.clone()));
         assert_eq!(ids.open("team-b", &id(&sealed)), Opened::Foreign);
         assert_eq!(ids.open("team-a", &up), Opened::Raw(up));
+    }
+
+    #[test]
+    fn a_reused_id_opens_as_reused_for_its_owner_only() {
+        let ids = ReportIds::new(b"k".repeat(32).as_slice());
+        let up = id("ef38f94347e94562b5bb8424a56397d8");
+        let reused = ids.seal_reused("team-b", &up);
+        assert_ne!(reused, ids.seal("team-b", &up));
+        assert_eq!(ids.open("team-b", &id(&reused)), Opened::Reused(up.clone()));
+        assert_eq!(ids.open("team-a", &id(&reused)), Opened::Foreign);
+        assert_eq!(
+            ids.open("team-b", &id(&ids.seal("team-b", &up))),
+            Opened::Owned(up)
+        );
     }
 
     #[test]

@@ -135,6 +135,18 @@ pub struct TeamPolicy {
     /// Completion callbacks: where they may go and how they are signed; none without it.
     #[serde(default)]
     pub webhook: Option<crate::callbacks::settings::WebhookPolicy>,
+    /// Whether `maxAge` may hand this team a report another owner ran (its own are always
+    /// reusable; another team's only when that team also shares, see `share_exports`).
+    #[serde(default = "yes")]
+    pub reuse_others: bool,
+    /// Whether this team's reports may be handed to other teams through `maxAge`. Off by
+    /// default: that a team ran an export, and when, is its own business.
+    #[serde(default)]
+    pub share_exports: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 impl TeamPolicy {
@@ -151,6 +163,8 @@ impl TeamPolicy {
             weight: 1,
             max_wait: None,
             webhook: None,
+            reuse_others: true,
+            share_exports: false,
         }
     }
 }

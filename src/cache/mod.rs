@@ -5,10 +5,14 @@
 //! before any of these is consulted (keys are upstream ids, reached only through
 //! `resolve_id`).
 //!
-//! With Redis, idempotency keys and finished results are also kept there, so that another
-//! replica replays the same run and serves a finished report without an upstream call.
+//! With Redis, idempotency keys, finished results and the reuse index are also kept there,
+//! so that another replica replays the same run, serves a finished report without an
+//! upstream call and reuses a run started elsewhere.
 mod remote;
+mod reuse;
 mod settings;
+
+pub use reuse::LatestRun;
 
 pub use settings::CacheSettings;
 
@@ -60,6 +64,8 @@ pub struct CachedFile {
 #[derive(Debug)]
 pub struct IdempotentRun {
     pub request_hash: [u8; 32],
+    /// 202 for a started or joined run, 200 for a finished report handed over by reuse.
+    pub status: u16,
     pub location: String,
     pub body: Bytes,
 }
@@ -108,6 +114,8 @@ pub struct ReportCache {
     /// Files known to be too large to cache: go straight to streaming.
     large_files: Cache<(String, String), ()>,
     idempotency: Cache<(String, String), Arc<IdempotentRun>>,
+    /// The latest run of each request fingerprint (`maxAge` reuse, see `reuse`).
+    runs: Cache<String, Arc<LatestRun>>,
     shared: Option<Arc<SharedStore>>,
     pub result_counters: Counters,
     pub file_counters: Counters,
@@ -156,12 +164,17 @@ impl ReportCache {
             .max_capacity(settings.idempotency_entries)
             .time_to_live(settings.idempotency_window)
             .build();
+        let runs = Cache::builder()
+            .max_capacity(settings.reuse_entries)
+            .time_to_live(settings.reuse_max_age * 2)
+            .build();
         Self {
             settings,
             results,
             files,
             large_files,
             idempotency,
+            runs,
             shared,
             result_counters,
             file_counters,

@@ -12,8 +12,15 @@ use std::time::Duration;
 #[derive(Serialize, Deserialize)]
 struct StoredRun {
     hash: String,
+    /// Absent in runs stored before reuse existed: they were all 202.
+    #[serde(default = "accepted")]
+    status: u16,
     location: String,
     body: String,
+}
+
+fn accepted() -> u16 {
+    202
 }
 
 /// A finished result.
@@ -69,6 +76,7 @@ pub async fn claim(store: &SharedStore, key: &str, window: Duration) -> Option<C
             let r: StoredRun = serde_json::from_str(v).ok()?;
             Some(Claim::Done(IdempotentRun {
                 request_hash: unhex(&r.hash)?,
+                status: r.status,
                 location: r.location,
                 body: Bytes::from(r.body),
             }))
@@ -87,6 +95,7 @@ pub async fn settle(
     let value = run.and_then(|r| {
         serde_json::to_string(&StoredRun {
             hash: hex(&r.request_hash),
+            status: r.status,
             location: r.location.clone(),
             body: String::from_utf8(r.body.to_vec()).ok()?,
         })

@@ -20,4 +20,8 @@ pub struct CacheSettings {
     #[serde(with = "humantime_serde")]
     pub idempotency_window: Duration,
     pub idempotency_entries: u64,
+    /// The largest `maxAge` a run may ask for; the reuse index keeps each run twice as long.
+    #[serde(with = "humantime_serde")]
+    pub reuse_max_age: Duration,
+    pub reuse_entries: u64,
 }

@@ -274,6 +274,7 @@ impl Callbacks {
             phase: None,
             bytes: None,
             completed: None,
+            reused_from: None,
         };
         self.audit.sink.enqueue(event.line());
     }

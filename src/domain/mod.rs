@@ -1,4 +1,5 @@
 //! Parse-don't-validate types shared by the gateway and the simulator.
+pub mod canonical;
 pub mod report;
 pub mod report_id;
 

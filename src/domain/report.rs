@@ -289,7 +289,11 @@ pub fn run_request_schema() -> Value {
                     (f.name.to_owned(), schema)
                 })
                 .collect();
-            let required: Vec<&str> = fields.iter().filter(|f| f.required).map(|f| f.name).collect();
+            let required: Vec<&str> = fields
+                .iter()
+                .filter(|f| f.required)
+                .map(|f| f.name)
+                .collect();
             let mut arguments = serde_json::json!({
                 "type": "object", "additionalProperties": false, "properties": props,
             });
@@ -304,7 +308,12 @@ pub fn run_request_schema() -> Value {
                 "type": "object",
                 "additionalProperties": false,
                 "required": top_required,
-                "properties": {"type": {"type": "string", "enum": [t.as_str()]}, "arguments": arguments},
+                "properties": {
+                    "type": {"type": "string", "enum": [t.as_str()]},
+                    "arguments": arguments,
+                    "callback": run_option_callback(),
+                    "maxAge": run_option_max_age(),
+                },
             })
         })
         .collect();
@@ -312,6 +321,28 @@ pub fn run_request_schema() -> Value {
         Unlike upstream, /v1 refuses argument names the type does not define (`additionalProperties: false`): \
         a typo such as `sourcename` would otherwise export the wrong thing. The SDK-compatible paths \
         (/v3, /v2024, /v2025, /v2026, /reports/v1) accept and forward unknown arguments as upstream does."})
+}
+
+/// `callback` of a `/v1` run (checked against the team's webhook policy when accepted).
+fn run_option_callback() -> Value {
+    serde_json::json!({
+        "type": "object", "required": ["url"], "additionalProperties": false,
+        "properties": {"url": {"type": "string", "format": "uri"}},
+        "description": "POST the report resource to this URL when the report ends (Standard Webhooks \
+            signature with the team's secret; the URL must be under the team's webhook.allowed_urls).",
+    })
+}
+
+/// `maxAge` of a `/v1` run.
+fn run_option_max_age() -> Value {
+    serde_json::json!({
+        "type": "string", "examples": ["15m", "90s", "1h30m"],
+        "description": "Reuse instead of running: an identical report (same type and arguments in \
+            canonical form) that finished with SUCCESS within this age is answered with 200, and a \
+            running one is joined (202), both with `reused: true`; no upstream run happens. Only the \
+            caller's own reports, and other owners' when policy allows (reuse_others, and for another \
+            team its share_exports). At most cache.reuse_max_age (24h). Absent: always a fresh run.",
+    })
 }
 
 /// The gateway's lifecycle vocabulary.

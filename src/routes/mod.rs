@@ -7,6 +7,7 @@ mod range;
 mod rendered;
 pub use rendered::Rendered;
 mod reports;
+mod reuse;
 mod sdk;
 
 pub use openapi::ApiDoc;
@@ -45,19 +46,54 @@ pub(crate) fn resolve_id(
     caller: &Caller,
     raw: &str,
 ) -> Result<ReportId, GatewayError> {
+    open_id(state, policy, caller, raw).map(|(id, _)| id)
+}
+
+/// The upstream id a cancel may act on: a reused report (another owner's run, handed to
+/// this caller by `maxAge`) is readable but not this caller's to cancel.
+pub(crate) fn resolve_cancellable(
+    state: &AppState,
+    policy: &Policy,
+    caller: &Caller,
+    raw: &str,
+) -> Result<ReportId, GatewayError> {
+    let (id, reused) = open_id(state, policy, caller, raw)?;
+    policy
+        .for_team(&caller.team)
+        .check_cancel()
+        .map_err(GatewayError::Forbidden)?;
+    if reused {
+        return Err(GatewayError::Conflict {
+            code: "report_reused",
+            message: "this report is another owner's run, reused for you (maxAge); it is theirs \
+                      to cancel, so nothing was cancelled"
+                .into(),
+        });
+    }
+    Ok(id)
+}
+
+/// [`resolve_id`], and whether the id is a reused one.
+fn open_id(
+    state: &AppState,
+    policy: &Policy,
+    caller: &Caller,
+    raw: &str,
+) -> Result<(ReportId, bool), GatewayError> {
     let presented =
         ReportId::parse(raw).map_err(|m| GatewayError::bad_request("invalid_report_id", m))?;
     audit::note(|n| n.report_id = Some(presented.to_string()));
-    let upstream = match state.ids.open(policy.owner(caller), &presented) {
-        Opened::Owned(upstream) => upstream,
-        Opened::Raw(upstream) if policy.for_team(&caller.team).raw_ids => upstream,
+    let (upstream, reused) = match state.ids.open(policy.owner(caller), &presented) {
+        Opened::Owned(upstream) => (upstream, false),
+        Opened::Reused(upstream) => (upstream, true),
+        Opened::Raw(upstream) if policy.for_team(&caller.team).raw_ids => (upstream, false),
         Opened::Raw(_) | Opened::Foreign => {
             audit::note(|n| n.denied = true);
             return Err(GatewayError::report_not_found());
         }
     };
     audit::note(|n| n.upstream_id = Some(upstream.to_string()));
-    Ok(upstream)
+    Ok((upstream, reused))
 }
 
 /// Paths anyone may call: health, readiness and the OpenAPI document.
@@ -181,11 +217,11 @@ pub(crate) async fn read_body(
 }
 
 /// Run options `/v1` accepts beside `type` and `arguments`.
-pub(crate) const RUN_OPTIONS: [&str; 1] = ["callback"];
+pub(crate) const RUN_OPTIONS: [&str; 2] = ["callback", "maxAge"];
 
 /// Reads a run request, validates it as the upstream schema requires and checks the team's
 /// policy; returns the upstream `ReportDetails` to send, and the `/v1` run options present
-/// in the body (`callback`; unchecked). `type_key` is `type` on `/v1`
+/// in the body (`callback`, `maxAge`; unchecked). `type_key` is `type` on `/v1`
 /// (where unknown fields and argument names are refused) and `reportType` on the SDK paths.
 pub(crate) async fn read_run_request(
     req: &HttpRequest,
@@ -219,7 +255,7 @@ pub(crate) async fn read_run_request(
     }) {
         return Err(GatewayError::bad_request(
             "invalid_argument",
-            format!("{k}: unknown field (expected type, arguments, callback)"),
+            format!("{k}: unknown field (expected type, arguments, callback, maxAge)"),
         ));
     }
     let options = obj

@@ -1,9 +1,10 @@
 //! The simplified API: `/v1/reports`, camelCase, one lifecycle vocabulary.
 use super::{
     cached_result, fetch_file, read_run_request, rendered, resolve_id, resource, respond_file,
+    reuse,
 };
 use crate::auth::{Caller, Policy};
-use crate::cache::IdempotentRun;
+use crate::cache::{IdempotentRun, LatestRun};
 use crate::domain::{ReportId, Status};
 use crate::error::{GatewayError, UpstreamError};
 use crate::limits;
@@ -44,6 +45,11 @@ pub struct RunReportRequest {
     /// `webhook.allowed_urls`).
     #[schema(value_type = Object)]
     callback: Option<Value>,
+    /// Reuse an identical report (same type and arguments in canonical form) that finished
+    /// with SUCCESS within this age (e.g. `15m`), or join an identical running one, instead
+    /// of running it again; at most `cache.reuse_max_age`.
+    #[serde(rename = "maxAge")]
+    max_age: Option<String>,
 }
 
 /// Where to go next with a report.
@@ -72,6 +78,10 @@ pub struct Report {
     created_at: Option<String>,
     completed_at: Option<String>,
     links: Links,
+    /// In the answer to a run: `true` when `maxAge` handed over an identical report (finished
+    /// within that age, or joined while running) instead of starting one. Absent on reads.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reused: Option<bool>,
 }
 
 /// The error body of every `/v1` error.
@@ -85,7 +95,7 @@ pub struct ErrorBody {
 }
 
 /// Upstream timestamps in UTC RFC 3339; timezone-less ones (seen in the wild) are taken as UTC.
-fn normalize_time(raw: Option<&str>) -> Option<chrono::DateTime<chrono::Utc>> {
+pub(super) fn normalize_time(raw: Option<&str>) -> Option<chrono::DateTime<chrono::Utc>> {
     let raw = raw?;
     if let Ok(t) = chrono::DateTime::parse_from_rfc3339(raw) {
         return Some(t.with_timezone(&chrono::Utc));
@@ -119,6 +129,7 @@ impl Report {
             available_formats: formats,
             created_at: None,
             completed_at: None,
+            reused: None,
             links: Links {
                 cancel: format!("{base}/cancel"),
                 self_: base,
@@ -170,7 +181,9 @@ impl Report {
     post, path = "/v1/reports", tag = "reports", security(("bearer" = [])),
     request_body = RunReportRequest,
     responses(
-        (status = 202, description = "Started (or the already running report of a non-concurrent type)", body = Report,
+        (status = 202, description = "Started (or the already running report of a non-concurrent type), or with `maxAge` an identical running report joined (`reused: true`)", body = Report,
+         headers(("Location" = String, description = "The report's URL"))),
+        (status = 200, description = "With `maxAge`: an identical report that finished with SUCCESS within that age, handed over (`reused: true`, its `completedAt`); nothing ran upstream", body = Report,
          headers(("Location" = String, description = "The report's URL"))),
         (status = 400, description = "Invalid JSON, unknown type or invalid arguments", body = ErrorBody),
         (status = 401, description = "No valid bearer token", body = ErrorBody),
@@ -201,6 +214,14 @@ pub async fn run_report(
         }
         None => None,
     };
+    let max_age = options
+        .get("maxAge")
+        .map(|v| reuse::parse_max_age(v, state.cache.settings.reuse_max_age))
+        .transpose()?;
+    let fingerprint = crate::domain::canonical::fingerprint(
+        details["reportType"].as_str().unwrap_or_default(),
+        details.get("arguments"),
+    );
     // serde_json objects are sorted maps: equal requests hash equally whatever their key
     // order. Options count too (a replay with another callback is another request).
     let hashed = if options.is_empty() {
@@ -213,29 +234,86 @@ pub async fn run_report(
         .try_into()
         .expect("32 bytes");
     let run = async {
-        let mut task = upstream.run(FAMILY, details.to_string().into()).await?;
-        let upstream_id = ReportId::parse(&task.id)
-            .map_err(|_| UpstreamError::BadResponse("run returned no usable id".into()))?;
-        task.id = state.ids.seal(&owner, &upstream_id);
-        crate::audit::note(|n| {
-            n.upstream_id = Some(upstream_id.to_string());
-            n.report_id = Some(task.id.clone());
-        });
-        let report = Report::from_task(&task);
+        let found = match max_age {
+            Some(age) => {
+                reuse::find(
+                    &state,
+                    &upstream,
+                    FAMILY,
+                    &policy,
+                    &caller,
+                    &fingerprint,
+                    age,
+                )
+                .await?
+            }
+            None => None,
+        };
+        let (report, upstream_id, status) = match found {
+            Some(found) => {
+                // The owner's own run keeps its id (and its cancel); another owner's is
+                // sealed as reused: readable, not cancellable.
+                let id = if found.run.owner == owner {
+                    state.ids.seal(&owner, &found.upstream_id)
+                } else {
+                    state.ids.seal_reused(&owner, &found.upstream_id)
+                };
+                let original = state.ids.seal(&found.run.owner, &found.upstream_id);
+                crate::audit::note(|n| {
+                    n.upstream_id = Some(found.upstream_id.to_string());
+                    n.report_id = Some(id.clone());
+                    n.reused_from = Some(original);
+                });
+                let mut results = found.result.results.clone();
+                results.id = id;
+                let mut report = Report::from_results(&results);
+                report.reused = Some(true);
+                let status = if found.finished {
+                    StatusCode::OK
+                } else {
+                    StatusCode::ACCEPTED
+                };
+                (report, found.upstream_id, status)
+            }
+            None => {
+                let mut task = upstream.run(FAMILY, details.to_string().into()).await?;
+                let upstream_id = ReportId::parse(&task.id)
+                    .map_err(|_| UpstreamError::BadResponse("run returned no usable id".into()))?;
+                task.id = state.ids.seal(&owner, &upstream_id);
+                crate::audit::note(|n| {
+                    n.upstream_id = Some(upstream_id.to_string());
+                    n.report_id = Some(task.id.clone());
+                });
+                state
+                    .cache
+                    .remember_run(
+                        &fingerprint,
+                        LatestRun {
+                            upstream_id: upstream_id.to_string(),
+                            owner: owner.clone(),
+                            team: caller.team.clone(),
+                        },
+                    )
+                    .await;
+                let mut report = Report::from_task(&task);
+                report.reused = Some(false);
+                (report, upstream_id, StatusCode::ACCEPTED)
+            }
+        };
         if let Some(cb) = callback {
             let callbacks = req
                 .app_data::<web::Data<crate::callbacks::Callbacks>>()
                 .ok_or_else(|| GatewayError::internal("no callbacks"))?;
             callbacks.clone().into_inner().watch(
                 crate::callbacks::Registration {
-                    report_id: task.id.clone(),
+                    report_id: report.id.clone(),
                     upstream_id,
                     url: cb.url,
                     key: cb.key,
                     allow_internal: cb.allow_internal,
                     caller: caller.id.clone(),
                     team: caller.team.clone(),
-                    report_type: task.report_type.clone(),
+                    report_type: report.report_type.clone(),
                     request_id: crate::request_id::current(),
                 },
                 state.clone(),
@@ -244,6 +322,7 @@ pub async fn run_report(
         }
         Ok(IdempotentRun {
             request_hash: hash,
+            status: status.as_u16(),
             location: report.links.self_.clone(),
             body: serde_json::to_vec(&report)
                 .map_err(GatewayError::internal)?
@@ -272,7 +351,8 @@ pub async fn run_report(
             message: "this Idempotency-Key was used for a different request".into(),
         });
     }
-    let mut resp = HttpResponse::Accepted();
+    let status = StatusCode::from_u16(done.status).unwrap_or(StatusCode::ACCEPTED);
+    let mut resp = HttpResponse::build(status);
     resp.insert_header((header::LOCATION, done.location.clone()))
         .content_type("application/json");
     if replayed {
@@ -488,7 +568,8 @@ async fn explain_missing_file(
     }
 }
 
-/// Cancel a report. Cancelling a finished report changes nothing and also answers 204.
+/// Cancel a report. Cancelling a finished report changes nothing and also answers 204; a
+/// report reused from another owner (`maxAge`) is refused with 409 and left running.
 #[utoipa::path(
     post, path = "/v1/reports/{id}/cancel", tag = "reports", security(("bearer" = [])),
     params(("id" = String, Path, description = "Report id (as returned by run)", pattern = "^[A-Za-z0-9_-]{1,128}$")),
@@ -497,6 +578,7 @@ async fn explain_missing_file(
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 403, description = "The team may not cancel", body = ErrorBody),
         (status = 404, body = ErrorBody),
+        (status = 409, description = "`report_reused`: another owner's report handed over by `maxAge`; it is theirs to cancel, and nothing was cancelled", body = ErrorBody),
         (status = 429, description = "IdentityNow's rate limit was reached; see Retry-After", body = ErrorBody),
         (status = 502, body = ErrorBody), (status = 503, body = ErrorBody), (status = 504, body = ErrorBody),
     )
@@ -508,11 +590,7 @@ pub async fn cancel_report(
     caller: web::ReqData<Arc<Caller>>,
     upstream: web::Data<IdentityNow>,
 ) -> Result<HttpResponse, GatewayError> {
-    let id = resolve_id(&state, &policy, &caller, &id)?;
-    policy
-        .for_team(&caller.team)
-        .check_cancel()
-        .map_err(GatewayError::Forbidden)?;
+    let id = super::resolve_cancellable(&state, &policy, &caller, &id)?;
     upstream.cancel(FAMILY, &id).await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -133,11 +133,23 @@ async fn run(
     let task: TaskResultDetails = parse(&body)?;
     let upstream_id = ReportId::parse(&task.id)
         .map_err(|_| UpstreamError::BadResponse("run returned no usable id".into()))?;
-    let sealed = state.ids.seal(policy.owner(&caller), &upstream_id);
+    let owner = policy.owner(&caller);
+    let sealed = state.ids.seal(owner, &upstream_id);
     crate::audit::note(|n| {
         n.upstream_id = Some(upstream_id.to_string());
         n.report_id = Some(sealed.clone());
     });
+    // A run on these paths is as reusable by a later /v1 `maxAge` as one on /v1.
+    let fingerprint = crate::domain::canonical::fingerprint(
+        details["reportType"].as_str().unwrap_or_default(),
+        details.get("arguments"),
+    );
+    let run = crate::cache::LatestRun {
+        upstream_id: upstream_id.to_string(),
+        owner: owner.to_owned(),
+        team: caller.team.clone(),
+    };
+    state.cache.remember_run(&fingerprint, run).await;
     with_id(&body, &sealed)
 }
 
@@ -215,11 +227,7 @@ async fn cancel(
     caller: web::ReqData<Arc<Caller>>,
     upstream: web::Data<IdentityNow>,
 ) -> Result<HttpResponse, SdkError> {
-    let id = resolve_id(&state, &policy, &caller, &id)?;
-    policy
-        .for_team(&caller.team)
-        .check_cancel()
-        .map_err(GatewayError::Forbidden)?;
+    let id = super::resolve_cancellable(&state, &policy, &caller, &id)?;
     upstream.cancel(**family, &id).await?;
     Ok(HttpResponse::NoContent().finish())
 }

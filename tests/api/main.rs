@@ -19,6 +19,7 @@ mod policy;
 mod ranges;
 mod report_cli;
 mod reports;
+mod reuse;
 mod sdk_arguments;
 mod sdk_files;
 mod sdk_paths;

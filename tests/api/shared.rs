@@ -292,6 +292,24 @@ async fn an_idempotency_key_used_on_one_replica_is_honoured_on_the_other() {
 }
 
 #[actix_rt::test]
+async fn a_report_run_on_one_replica_is_reused_on_the_other_without_an_upstream_run() {
+    let redis = RedisServer::start();
+    let sim = Simulator::builder()
+        .report_duration(Duration::ZERO)
+        .start()
+        .unwrap();
+    let (a, b) = two_replicas(sim, &redis, &[]).await;
+    let id = a.run_accounts().await;
+    let r = b
+        .run(r#"{"maxAge":"15m","type":"ACCOUNTS","arguments":{"sourceName":"Active Directory","application":"2c9180835d2e5168015d32f890ca1581"}}"#)
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["reused"], true);
+    assert_eq!(r.json()["id"], id.as_str());
+    assert_eq!(a.sim.counters().run, 1, "the index of runs is shared");
+}
+
+#[actix_rt::test]
 async fn a_finished_report_read_on_one_replica_costs_the_other_no_upstream_call() {
     let redis = RedisServer::start();
     let sim = Simulator::builder()

@@ -1,0 +1,72 @@
+//! The index `maxAge` reuse reads: for each run request (by its canonical fingerprint,
+//! `domain::canonical`), the latest run the gateway started for it. Only who started which
+//! upstream report is kept: its status and completion time are read through the result
+//! cache when a caller asks, so a finished report costs no upstream call (and, with Redis,
+//! none on another replica either, since finished results are shared there too).
+//!
+//! With Redis the index is shared: a run started on one replica is found by the others.
+//! Redis down, each replica uses what it started or found itself.
+use super::ReportCache;
+use crate::shared::SharedStore;
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The latest run of one request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LatestRun {
+    pub upstream_id: String,
+    /// Its owner (`policy.ownership`: a team or a caller) and the team that ran it.
+    pub owner: String,
+    pub team: String,
+}
+
+impl ReportCache {
+    /// The latest run of the request with this fingerprint, if one is remembered.
+    pub async fn latest_run(&self, fingerprint: &str) -> Option<Arc<LatestRun>> {
+        if let Some(store) = &self.shared {
+            if let Some(run) = get(store, fingerprint).await {
+                return Some(Arc::new(run));
+            }
+        }
+        self.runs.get(fingerprint).await
+    }
+
+    /// Remembers a run as the latest of its request (for `2 × cache.reuse_max_age`, so a
+    /// long run is still found when it ends).
+    pub async fn remember_run(&self, fingerprint: &str, run: LatestRun) {
+        if let Some(store) = &self.shared {
+            put(store, fingerprint, &run, self.settings.reuse_max_age * 2).await;
+        }
+        self.runs
+            .insert(fingerprint.to_owned(), Arc::new(run))
+            .await;
+    }
+}
+
+async fn get(store: &SharedStore, fingerprint: &str) -> Option<LatestRun> {
+    let key = store.key(&["reuse", fingerprint]);
+    let raw: Option<String> = store
+        .run(|mut c| async move { redis::cmd("GET").arg(key).query_async(&mut c).await })
+        .await?;
+    serde_json::from_str(&raw?).ok()
+}
+
+async fn put(store: &SharedStore, fingerprint: &str, run: &LatestRun, keep: Duration) {
+    let key = store.key(&["reuse", fingerprint]);
+    let Ok(value) = serde_json::to_string(run) else {
+        return;
+    };
+    let keep_ms = keep.as_millis().max(1) as u64;
+    store
+        .run(|mut c| async move {
+            redis::cmd("SET")
+                .arg(key)
+                .arg(value)
+                .arg("PX")
+                .arg(keep_ms)
+                .query_async::<()>(&mut c)
+                .await
+        })
+        .await;
+}

@@ -1,0 +1,133 @@
+//! `maxAge` on `POST /v1/reports`: hand the caller an identical report that finished
+//! successfully within that age, or join an identical one still running, instead of
+//! starting another export upstream. "Identical" is the canonical fingerprint of the type
+//! and arguments (`domain::canonical`); the caller's own `run`/`sources` policy has already
+//! passed for those arguments, and `Policy::may_reuse` decides whose runs it may be handed.
+use super::cached_result;
+use crate::auth::{Caller, Policy};
+use crate::cache::{CachedResult, LatestRun};
+use crate::domain::{ReportId, Status};
+use crate::error::{GatewayError, UpstreamError};
+use crate::startup::AppState;
+use crate::upstream::{IdentityNow, PathFamily};
+use actix_web::http::StatusCode;
+use serde_json::Value;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// A report `maxAge` hands over instead of a fresh run.
+pub(super) struct Found {
+    pub result: Arc<CachedResult>,
+    pub run: Arc<LatestRun>,
+    pub upstream_id: ReportId,
+    /// Finished (handed over as it is), or still running (joined).
+    pub finished: bool,
+}
+
+/// Reads `maxAge`: a duration such as `15m`, `90s` or `1h30m`, above zero and at most
+/// `cache.reuse_max_age`.
+pub(super) fn parse_max_age(raw: &Value, max: Duration) -> Result<Duration, GatewayError> {
+    let bad = |why: &str| {
+        GatewayError::bad_request(
+            "invalid_argument",
+            format!(
+                "maxAge: {why} (a duration such as 15m, 90s or 1h30m, at most {})",
+                humantime::format_duration(max)
+            ),
+        )
+    };
+    let text = raw.as_str().ok_or_else(|| bad("must be a string"))?;
+    let age = humantime::parse_duration(text.trim()).map_err(|_| bad("is not a duration"))?;
+    if age.is_zero() {
+        return Err(bad("must be more than zero"));
+    }
+    if age > max {
+        return Err(bad("is too long"));
+    }
+    Ok(age)
+}
+
+/// The latest identical run this caller may be handed, if it finished successfully within
+/// `max_age` or is still running. A report upstream no longer knows, or one that failed,
+/// was cancelled or is too old, means a fresh run (`None`).
+pub(super) async fn find(
+    state: &AppState,
+    upstream: &IdentityNow,
+    family: PathFamily,
+    policy: &Policy,
+    caller: &Caller,
+    fingerprint: &str,
+    max_age: Duration,
+) -> Result<Option<Found>, GatewayError> {
+    let Some(run) = state.cache.latest_run(fingerprint).await else {
+        return Ok(None);
+    };
+    if !policy.may_reuse(caller, &run.owner, &run.team) {
+        return Ok(None);
+    }
+    let Ok(upstream_id) = ReportId::parse(&run.upstream_id) else {
+        return Ok(None);
+    };
+    let result = match cached_result(state, upstream, family, &upstream_id, None).await {
+        Ok(r) => r,
+        Err(UpstreamError::Status { status, .. }) if status == StatusCode::NOT_FOUND => {
+            return Ok(None)
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let finished = match result.status() {
+        Status::Pending | Status::Running => false,
+        // WARNING has files but says something went wrong: only a clean result is reused.
+        Status::Success if fresh_enough(&result, state.clock.utc_now(), max_age) => true,
+        _ => return Ok(None),
+    };
+    Ok(Some(Found {
+        result,
+        run,
+        upstream_id,
+        finished,
+    }))
+}
+
+/// Whether the report completed (created + duration, as `completedAt` says) within `max_age`.
+/// Without both times its age is unknown, and it is not reused.
+fn fresh_enough(r: &CachedResult, now: chrono::DateTime<chrono::Utc>, max_age: Duration) -> bool {
+    let created = super::reports::normalize_time(r.results.created.as_deref());
+    let Some(completed) = created
+        .zip(r.results.duration)
+        .map(|(c, d)| c + chrono::Duration::milliseconds(d))
+    else {
+        return false;
+    };
+    let max_age = chrono::Duration::from_std(max_age).unwrap_or(chrono::Duration::MAX);
+    now - completed <= max_age
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn max_age_takes_durations_up_to_the_configured_bound() {
+        let max = Duration::from_secs(24 * 3600);
+        assert_eq!(
+            parse_max_age(&json!("15m"), max).unwrap(),
+            Duration::from_secs(900)
+        );
+        assert_eq!(
+            parse_max_age(&json!("1h 30m"), max).unwrap(),
+            Duration::from_secs(5400)
+        );
+        for bad in [
+            json!("0s"),
+            json!("soon"),
+            json!(900),
+            json!("25h"),
+            json!(""),
+        ] {
+            let e = parse_max_age(&bad, max).unwrap_err();
+            assert!(e.to_string().contains("maxAge"), "{bad}: {e}");
+        }
+    }
+}
