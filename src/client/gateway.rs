@@ -101,7 +101,12 @@ impl Gateway {
             .send_json(body)
             .await
             .map_err(unreachable)?;
-        json(resp, StatusCode::ACCEPTED).await
+        // 200: with maxAge, an identical finished report handed over.
+        let expect = match resp.status() {
+            StatusCode::OK => StatusCode::OK,
+            _ => StatusCode::ACCEPTED,
+        };
+        json(resp, expect).await
     }
 
     /// Reads a report, holding the request up to `wait` until it finishes.

@@ -132,6 +132,10 @@ struct RunArgs {
     /// On Ctrl-C, cancel the report without asking.
     #[arg(long)]
     cancel_on_interrupt: bool,
+    /// Take an identical report that finished within this age (e.g. 15m) instead of
+    /// running one, or join an identical one still running (the gateway's `maxAge`).
+    #[arg(long, value_name = "AGE")]
+    max_age: Option<String>,
     #[command(flatten)]
     file: FileChoice,
 }
@@ -212,8 +216,17 @@ async fn run_report(
     progress: &Progress,
 ) -> Result<(), Failure> {
     let arguments = args::arguments(&run.args).map_err(Failure::Usage)?;
-    let body = json!({"type": run.report_type, "arguments": arguments});
+    let mut body = json!({"type": run.report_type, "arguments": arguments});
+    if let Some(age) = &run.max_age {
+        body["maxAge"] = json!(age);
+    }
     let started = gw.run(&body).await?;
+    if started["reused"] == true {
+        progress.note(&match started["completedAt"].as_str() {
+            Some(at) => format!("reused an identical report completed at {at}"),
+            None => "joined an identical report still running".to_owned(),
+        });
+    }
     let id = started["id"]
         .as_str()
         .and_then(|s| ReportId::parse(s).ok())

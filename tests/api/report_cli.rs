@@ -103,6 +103,41 @@ async fn run_with_out_writes_exactly_the_bytes_of_a_direct_download() {
 }
 
 #[actix_rt::test]
+async fn run_with_max_age_downloads_the_identical_report_without_running_it_again() {
+    let app = spawn_with(finished(2_000), |_| {}).await;
+    let dir = temp_dir();
+    let first = dir.join("first.csv");
+    let o = run_cli(
+        &app,
+        &app.address,
+        &["--json", "--out", first.to_str().unwrap()],
+    )
+    .await;
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let dir2 = temp_dir();
+    let again = dir2.join("again.csv");
+    let o = run_cli(
+        &app,
+        &app.address,
+        &[
+            "--json",
+            "--max-age",
+            "15m",
+            "--out",
+            again.to_str().unwrap(),
+        ],
+    )
+    .await;
+    let report = assert_wrote_the_direct_download(&app, &o, &again).await;
+    assert_eq!(report["reused"], true);
+    assert_eq!(
+        std::fs::read(&again).unwrap(),
+        std::fs::read(&first).unwrap()
+    );
+    assert_eq!(app.sim.counters().run, 1);
+}
+
+#[actix_rt::test]
 async fn run_with_no_wait_prints_the_id_of_the_running_report() {
     let app = spawn_with(
         Simulator::builder().report_duration(Duration::from_secs(3600)),
