@@ -2,6 +2,7 @@
 use clap::{Parser, Subcommand};
 use reportgate::clock::Clock;
 use reportgate::config::Settings;
+use reportgate::domain::ReportType;
 use reportgate::sandbox::Sandbox;
 use reportgate::simulator::{rows_for_size, ClientKind, Simulator};
 use reportgate::startup::Application;
@@ -124,6 +125,16 @@ struct SimulateArgs {
     /// a 429 starts over. `off` keeps only the plain 10 s window.
     #[arg(long, default_value = "60,300,600,1200", value_parser = parse_tiers)]
     backoff_tiers: Tiers,
+    /// Report types run one at a time, comma-separated (or `none`): starting one again with
+    /// the same arguments while it runs returns the running task instead of a new one
+    /// (upstream's run: "If non-concurrent task is already running then it returns"; which
+    /// types is undocumented, so the default, every type but SEARCH_EXPORT, is an inference).
+    #[arg(
+        long,
+        default_value = "ACCOUNTS,IDENTITIES_DETAILS,IDENTITIES,IDENTITY_PROFILE_IDENTITY_ERROR,ORPHAN_IDENTITIES,UNCORRELATED_ACCOUNTS",
+        value_parser = parse_types
+    )]
+    non_concurrent: Types,
     /// Size of every CSV file, e.g. 1048576 for 1 MiB (rows are 128 bytes each).
     #[arg(long)]
     csv_bytes: Option<u64>,
@@ -137,6 +148,22 @@ struct SimulateArgs {
 
 #[derive(Clone)]
 struct Tiers(Vec<u64>);
+
+#[derive(Clone)]
+struct Types(Vec<ReportType>);
+
+fn parse_types(s: &str) -> Result<Types, String> {
+    if s == "none" || s.is_empty() {
+        return Ok(Types(vec![]));
+    }
+    s.split(',')
+        .map(|p| {
+            ReportType::parse(p.trim())
+                .ok_or_else(|| format!("{p:?} is not a report type (ACCOUNTS, SEARCH_EXPORT, ...)"))
+        })
+        .collect::<Result<_, _>>()
+        .map(Types)
+}
 
 fn parse_tiers(s: &str) -> Result<Tiers, String> {
     if s == "off" || s.is_empty() {
@@ -280,6 +307,7 @@ fn main() -> ExitCode {
                     .client_kind(args.client_kind)
                     .scopes(&args.scopes.iter().map(String::as_str).collect::<Vec<_>>())
                     .backoff_tiers(&args.backoff_tiers.0)
+                    .non_concurrent(&args.non_concurrent.0)
                     .rate_limit(args.rate_limit, Duration::from_secs(10))
                     .workers(args.workers);
                 if let Some(ttl) = args.token_ttl {

@@ -20,7 +20,8 @@ mod zip;
 pub use files::{csv_len, rows_for_size, ROW_BYTES};
 pub use ratelimit::{BACKOFF_THRESHOLD, TIER_MEMORY, VIOLATION_WINDOW};
 pub use state::{
-    ClientKind, CounterSnapshot, FaultAction, FaultRule, Op, Outcome, SimConfig, SimState,
+    default_non_concurrent, ClientKind, CounterSnapshot, FaultAction, FaultRule, Op, Outcome,
+    SimConfig, SimState,
 };
 
 use actix_web::{dev::ServerHandle, web, App, HttpServer};
@@ -72,6 +73,12 @@ impl SimulatorBuilder {
     /// Back-off tiers in seconds (default 60, 300, 600, 1200); empty turns escalation off.
     pub fn backoff_tiers(mut self, tiers: &[u64]) -> Self {
         self.config.backoff_tiers = tiers.to_vec();
+        self
+    }
+    /// Report types whose running report a second identical start returns instead of a new
+    /// one (default: every type but SEARCH_EXPORT); empty turns de-duplication off.
+    pub fn non_concurrent(mut self, types: &[crate::domain::ReportType]) -> Self {
+        self.config.non_concurrent = types.to_vec();
         self
     }
     pub fn report_duration(mut self, d: Duration) -> Self {

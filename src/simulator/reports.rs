@@ -68,8 +68,9 @@ pub(super) async fn run(state: State, req: HttpRequest, body: web::Bytes) -> Htt
     let arguments = details.get("arguments").cloned().unwrap_or(json!({}));
     let now = state.now();
     let mut reports = state.reports.lock().unwrap();
+    let non_concurrent = state.config.non_concurrent.contains(&report_type);
     if let Some(running) = reports.values().find(|r| {
-        r.is_non_concurrent()
+        non_concurrent
             && r.report_type == report_type
             && r.arguments == arguments
             && r.phase(now) == Phase::Running

@@ -27,6 +27,11 @@ pub struct SimConfig {
     /// `BACKOFF_VIOLATION_WINDOW`, a client is blocked for the next tier's seconds. Empty:
     /// only the plain sliding window.
     pub backoff_tiers: Vec<u64>,
+    /// Report types upstream runs one at a time: starting one with the same arguments while
+    /// it runs returns the running task (SPEC-V3 `reports-run.yaml`: "If non-concurrent task
+    /// is already running then it returns"). The spec does not say which types are
+    /// non-concurrent; the default, every type but SEARCH_EXPORT, is an inference.
+    pub non_concurrent: Vec<ReportType>,
     /// How long a report runs before it finishes.
     pub report_duration: Duration,
     /// Rows in every generated CSV (each row is [`super::files::ROW_BYTES`] bytes).
@@ -46,6 +51,7 @@ impl Default for SimConfig {
             token_ttl: None,
             scopes: vec!["sp:scopes:all".into()],
             backoff_tiers: vec![60, 300, 600, 1200],
+            non_concurrent: default_non_concurrent(),
             report_duration: Duration::from_secs(3),
             csv_rows: 193,
             rate_limit: 100,
@@ -53,6 +59,14 @@ impl Default for SimConfig {
             org: "acme-sandbox".into(),
         }
     }
+}
+
+/// Every report type but SEARCH_EXPORT (see [`SimConfig::non_concurrent`]).
+pub fn default_non_concurrent() -> Vec<ReportType> {
+    ReportType::ALL
+        .into_iter()
+        .filter(|t| *t != ReportType::SearchExport)
+        .collect()
 }
 
 impl SimConfig {
@@ -188,12 +202,6 @@ impl Report {
             _ => self.duration,
         };
         self.created + chrono::Duration::from_std(elapsed).unwrap_or_default()
-    }
-
-    /// Types upstream runs one at a time (the spec does not list them; inference).
-    /// A second start with the same type and arguments while one runs returns it.
-    pub fn is_non_concurrent(&self) -> bool {
-        self.report_type != ReportType::SearchExport
     }
 }
 
