@@ -50,6 +50,9 @@ pub enum GatewayError {
     /// 404
     #[error("{message}")]
     NotFound { code: &'static str, message: String },
+    /// 410: the report existed and finished, but upstream no longer has it.
+    #[error("{message}")]
+    Gone { code: &'static str, message: String },
     /// 405 with `Allow`.
     #[error("method not allowed")]
     MethodNotAllowed { allow: &'static str },
@@ -109,6 +112,7 @@ impl GatewayError {
         match self {
             Self::BadRequest { code, message }
             | Self::NotFound { code, message }
+            | Self::Gone { code, message }
             | Self::Conflict { code, message }
             | Self::Unprocessable { code, message } => (code, message.clone()),
             Self::Forbidden(m) => ("forbidden", m.clone()),
@@ -209,6 +213,7 @@ impl ResponseError for GatewayError {
             Self::BadRequest { .. } => StatusCode::BAD_REQUEST,
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::NotFound { .. } => StatusCode::NOT_FOUND,
+            Self::Gone { .. } => StatusCode::GONE,
             Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Self::Conflict { .. } => StatusCode::CONFLICT,
             Self::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,

@@ -135,6 +135,11 @@ struct SimulateArgs {
         value_parser = parse_types
     )]
     non_concurrent: Types,
+    /// Forget a report this long after it ends (finished or cancelled), e.g. 24h: its result
+    /// and file then answer 404, as when upstream purges old reports (it documents no
+    /// retention). Default: reports are kept while the simulator runs.
+    #[arg(long, value_parser = humantime::parse_duration)]
+    retention: Option<Duration>,
     /// Size of every CSV file, e.g. 1048576 for 1 MiB (rows are 128 bytes each).
     #[arg(long)]
     csv_bytes: Option<u64>,
@@ -312,6 +317,9 @@ fn main() -> ExitCode {
                     .workers(args.workers);
                 if let Some(ttl) = args.token_ttl {
                     b = b.token_ttl(ttl);
+                }
+                if let Some(keep) = args.retention {
+                    b = b.retention(keep);
                 }
                 if let Some(bytes) = args.csv_bytes {
                     b = b.csv_rows(rows_for_size(bytes));

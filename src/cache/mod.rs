@@ -239,6 +239,28 @@ impl ReportCache {
             .map_err(|e| for_this_caller(&e))
     }
 
+    /// The result of `id` as cached for a read without `completed`, if any (no upstream call).
+    pub async fn peek_result(&self, id: &str) -> Option<Arc<CachedResult>> {
+        self.results.get(&(id.to_owned(), None)).await
+    }
+
+    /// Drops everything kept about report `id`: its results, files and, with Redis, the
+    /// shared copies (or another read would bring them back). For when upstream has purged it.
+    pub async fn forget(&self, id: &str) {
+        for completed in [None, Some(true), Some(false)] {
+            self.results.invalidate(&(id.to_owned(), completed)).await;
+        }
+        for format in ["csv", "pdf"] {
+            let key = (id.to_owned(), format.to_owned());
+            self.files.invalidate(&key).await;
+            self.large_files.invalidate(&key).await;
+        }
+        if let Some(store) = &self.shared {
+            let keys = ["any", "done", "all"].map(|c| store.key(&["result", id, c]));
+            remote::forget(store, keys.to_vec()).await;
+        }
+    }
+
     /// A small file from the cache, or fetched once for all concurrent askers. `Err(TooLarge)`
     /// means: stream it yourself (and the caller who fetched it keeps its stream in `spill`).
     #[tracing::instrument(name = "Looking up a report file in the cache", skip_all)]

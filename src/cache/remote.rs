@@ -154,6 +154,13 @@ pub async fn put_result(store: &SharedStore, key: String, r: &CachedResult, ttl:
         .await;
 }
 
+/// Deletes shared results (a report upstream no longer has).
+pub async fn forget(store: &SharedStore, keys: Vec<String>) {
+    store
+        .run(|mut c| async move { redis::cmd("DEL").arg(keys).query_async::<()>(&mut c).await })
+        .await;
+}
+
 use crate::hex::encode as hex;
 
 fn unhex(s: &str) -> Option<[u8; 32]> {

@@ -308,6 +308,28 @@ pub(crate) async fn cached_result(
         .await
 }
 
+/// Whether upstream's "file not found" for a report means it purged the report: the result
+/// says it finished with files, this format among them. Then everything cached about it is
+/// dropped, so that status reads stop saying it finished.
+pub(crate) async fn purged_upstream(
+    state: &AppState,
+    id: &ReportId,
+    format: &str,
+    results: &crate::wire::models::ReportResults,
+) -> bool {
+    let status = crate::domain::Status::from_upstream(results.status.as_deref());
+    let listed = results.available_formats.is_empty()
+        || results
+            .available_formats
+            .iter()
+            .any(|f| f.eq_ignore_ascii_case(format));
+    let purged = status.has_files() && listed;
+    if purged {
+        state.cache.forget(id.as_str()).await;
+    }
+    purged
+}
+
 /// Where a file's bytes come from.
 pub(crate) enum FileSource {
     Cached(Arc<CachedFile>),

@@ -486,6 +486,7 @@ pub struct FileQuery {
         (status = 401, description = "No valid bearer token", body = ErrorBody),
         (status = 404, description = "No such report, or not in that format", body = ErrorBody),
         (status = 409, description = "The report is not finished or has no files", body = ErrorBody),
+        (status = 410, description = "`report_expired`: the report finished, but IdentityNow has purged it since (the gateway's cached result is dropped too)", body = ErrorBody),
         (status = 429, description = "IdentityNow's rate limit was reached; see Retry-After", body = ErrorBody),
         (status = 502, body = ErrorBody), (status = 503, body = ErrorBody), (status = 504, body = ErrorBody),
     )
@@ -557,6 +558,14 @@ async fn explain_missing_file(
         return GatewayError::Conflict {
             code: "report_has_no_files",
             message: format!("the report ended with status {status:?} and has no files"),
+        };
+    }
+    if super::purged_upstream(state, id, format, &results).await {
+        return GatewayError::Gone {
+            code: "report_expired",
+            message: "IdentityNow no longer has this report's files: it purges finished \
+                      reports after a while; run the report again"
+                .into(),
         };
     }
     GatewayError::NotFound {

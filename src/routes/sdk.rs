@@ -215,7 +215,18 @@ async fn file(
     }
     // A caller asking for an upstream audit event (auditable=true) gets a real upstream download.
     let bypass = q.auditable == Some(true);
-    let source = fetch_file(&state, &upstream, **family, &id, format, &extra, bypass).await?;
+    let source = match fetch_file(&state, &upstream, **family, &id, format, &extra, bypass).await {
+        Ok(s) => s,
+        // Upstream's 404 goes back as it came; a cached result saying the report finished
+        // with this file is dropped (upstream purged it), as on /v1.
+        Err(e @ UpstreamError::Status { status, .. }) if status == StatusCode::NOT_FOUND => {
+            if let Some(cached) = state.cache.peek_result(id.as_str()).await {
+                super::purged_upstream(&state, &id, format, &cached.results).await;
+            }
+            return Err(e.into());
+        }
+        Err(e) => return Err(e.into()),
+    };
     Ok(respond_file(source, q.name.as_deref(), &id, format))
 }
 

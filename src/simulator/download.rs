@@ -61,19 +61,16 @@ pub(super) async fn file(state: State, req: HttpRequest, id: web::Path<String>) 
             "trackingId": tracking_id(),
         }));
     }
-    let report = {
-        let reports = state.reports.lock().unwrap();
-        match reports.get(id.as_str()) {
-            Some(r)
-                if matches!(
-                    r.phase(state.now()),
-                    Phase::Done(Outcome::Success | Outcome::Warning)
-                ) && r.formats.contains(&format) =>
-            {
-                r.clone()
-            }
-            _ => return not_found(),
+    let report = match state.report(id.as_str()) {
+        Some(r)
+            if matches!(
+                r.phase(state.now()),
+                Phase::Done(Outcome::Success | Outcome::Warning)
+            ) && r.formats.contains(&format) =>
+        {
+            r
         }
+        _ => return not_found(),
     };
     let name = q
         .name

@@ -81,6 +81,11 @@ impl SimulatorBuilder {
         self.config.non_concurrent = types.to_vec();
         self
     }
+    /// Forget reports this long after they end (result and file 404), as upstream purges them.
+    pub fn retention(mut self, keep: Duration) -> Self {
+        self.config.retention = Some(keep);
+        self
+    }
     pub fn report_duration(mut self, d: Duration) -> Self {
         self.config.report_duration = d;
         self

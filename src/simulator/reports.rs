@@ -113,8 +113,7 @@ pub(super) async fn result(state: State, req: HttpRequest, id: web::Path<String>
     if let Err(resp) = admit(&state, &req, Op::Result).await {
         return resp;
     }
-    let reports = state.reports.lock().unwrap();
-    let Some(r) = reports.get(id.as_str()) else {
+    let Some(r) = state.report(id.as_str()) else {
         return dto(
             StatusCode::NOT_FOUND,
             "404 Not found",
@@ -149,8 +148,10 @@ pub(super) async fn cancel(state: State, req: HttpRequest, id: web::Path<String>
         return resp;
     }
     let now = state.now();
+    // A report retention has purged is gone for cancel too.
+    let known = state.report(id.as_str()).is_some();
     let mut reports = state.reports.lock().unwrap();
-    match reports.get_mut(id.as_str()) {
+    match reports.get_mut(id.as_str()).filter(|_| known) {
         Some(r) => {
             // Cancelling a finished report changes nothing and still answers 204.
             if r.phase(now) == Phase::Running {

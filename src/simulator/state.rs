@@ -32,6 +32,10 @@ pub struct SimConfig {
     /// is already running then it returns"). The spec does not say which types are
     /// non-concurrent; the default, every type but SEARCH_EXPORT, is an inference.
     pub non_concurrent: Vec<ReportType>,
+    /// How long upstream keeps a report after it ends (finished or cancelled); after that
+    /// its result and file answer 404. Upstream documents no retention, only that reports
+    /// disappear; `None` keeps them for the simulator's life.
+    pub retention: Option<Duration>,
     /// How long a report runs before it finishes.
     pub report_duration: Duration,
     /// Rows in every generated CSV (each row is [`super::files::ROW_BYTES`] bytes).
@@ -52,6 +56,7 @@ impl Default for SimConfig {
             scopes: vec!["sp:scopes:all".into()],
             backoff_tiers: vec![60, 300, 600, 1200],
             non_concurrent: default_non_concurrent(),
+            retention: None,
             report_duration: Duration::from_secs(3),
             csv_rows: 193,
             rate_limit: 100,
@@ -193,6 +198,14 @@ impl Report {
             Some(at) if at < self.started + self.duration => Phase::Terminated,
             _ if now >= self.started + self.duration => Phase::Done(self.outcome),
             _ => Phase::Running,
+        }
+    }
+
+    /// When the report ended (finished or was cancelled), if it has.
+    pub fn ended(&self, now: Instant) -> Option<Instant> {
+        match self.cancelled {
+            Some(at) if at < self.started + self.duration => Some(at),
+            _ => (now >= self.started + self.duration).then_some(self.started + self.duration),
         }
     }
 
@@ -363,6 +376,21 @@ impl SimState {
             self.config.rate_window,
             &self.config.backoff_tiers,
         )
+    }
+
+    /// A copy of report `id`, unless there is none or retention has purged it (then it is
+    /// dropped from memory too).
+    pub fn report(&self, id: &str) -> Option<Report> {
+        let now = self.now();
+        let mut reports = self.reports.lock().unwrap();
+        let r = reports.get(id)?;
+        if let (Some(keep), Some(ended)) = (self.config.retention, r.ended(now)) {
+            if now >= ended + keep {
+                reports.remove(id);
+                return None;
+            }
+        }
+        reports.get(id).cloned()
     }
 
     pub fn revoke_tokens(&self) {

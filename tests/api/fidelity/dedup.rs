@@ -76,6 +76,7 @@ fn simulate_help_documents_every_flag_and_the_defaults_that_are_inferences() {
         "--scopes",
         "--backoff-tiers",
         "--non-concurrent",
+        "--retention",
         "--csv-bytes",
         "--rate-limit",
         "--workers",

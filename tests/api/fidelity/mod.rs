@@ -3,6 +3,7 @@
 mod backoff;
 mod credentials;
 mod dedup;
+mod retention;
 mod search_export;
 
 use crate::helpers::sim_token_response;

@@ -1,0 +1,110 @@
+//! Item 4: upstream purges reports after a while (undocumented retention). The simulator
+//! forgets them (`--retention`); the gateway, which caches finished results for
+//! `cache.terminal_ttl`, answers a download of a purged report 410 `report_expired` and
+//! drops what it cached.
+use super::Tenant;
+use crate::helpers::{assert_error, spawn_with};
+use reportgate::simulator::Simulator;
+use serde_json::json;
+use std::time::Duration;
+
+const HOUR: Duration = Duration::from_secs(3600);
+
+#[actix_rt::test]
+async fn the_simulator_forgets_a_report_its_retention_after_it_ended() {
+    let sim = Simulator::builder()
+        .report_duration(Duration::ZERO)
+        .retention(HOUR)
+        .start()
+        .unwrap();
+    let tenant = Tenant::of(&sim).await;
+    let task = tenant
+        .run(json!({"reportType": "IDENTITIES", "arguments": {}}))
+        .await;
+    let id = task["id"].as_str().unwrap();
+    let result = format!("/{id}/result");
+    let file = format!("/{id}?fileFormat=csv");
+    assert_eq!(tenant.call("GET", &result, None).await.0, 200);
+    sim.advance(HOUR - Duration::from_secs(60));
+    assert_eq!(tenant.call("GET", &file, None).await.0, 200, "kept an hour");
+    sim.advance(Duration::from_secs(61));
+    assert_eq!(tenant.call("GET", &result, None).await.0, 404);
+    let (status, body) = tenant.call("GET", &file, None).await;
+    assert_eq!(status, 404);
+    assert!(String::from_utf8_lossy(&body).contains("File Not Found"));
+}
+
+#[actix_rt::test]
+async fn a_download_of_a_report_upstream_purged_answers_410_and_the_cached_result_is_dropped() {
+    let app = spawn_with(
+        Simulator::builder()
+            .report_duration(Duration::ZERO)
+            .retention(HOUR),
+        |_| {},
+    )
+    .await;
+    let id = app.run_accounts().await;
+    assert_eq!(app.status(&id).await.json()["status"], "SUCCESS");
+    app.sim.advance(2 * HOUR);
+    // The gateway's cached result (cache.terminal_ttl) still says SUCCESS...
+    assert_eq!(app.status(&id).await.json()["status"], "SUCCESS");
+    let results = app.sim.counters().result;
+    // ...until a download finds upstream has no file any more.
+    let r = app.download(&id, "csv").await;
+    assert_error(&r, 410, "report_expired");
+    assert!(r.json()["message"]
+        .as_str()
+        .unwrap()
+        .contains("run the report again"));
+    assert_eq!(
+        app.sim.counters().result,
+        results,
+        "told by the cached result"
+    );
+    // The cached result is gone: the next read asks upstream, which has forgotten it.
+    assert_error(&app.status(&id).await, 404, "report_not_found");
+    assert_eq!(app.sim.counters().result, results + 1);
+}
+
+#[actix_rt::test]
+async fn on_the_sdk_paths_a_purged_report_answers_upstreams_404_and_its_cached_result_is_dropped() {
+    let app = spawn_with(
+        Simulator::builder()
+            .report_duration(Duration::ZERO)
+            .retention(HOUR),
+        |_| {},
+    )
+    .await;
+    let id = app.run_accounts().await;
+    let result = format!("/v3/reports/{id}/result");
+    assert_eq!(
+        app.request("GET", &result, None).await.json()["status"],
+        "SUCCESS"
+    );
+    app.sim.advance(2 * HOUR);
+    let r = app
+        .request("GET", &format!("/v3/reports/{id}?fileFormat=csv"), None)
+        .await;
+    assert_eq!(r.status, 404);
+    assert_eq!(r.json()["detailCode"], "404 Not found", "upstream's body");
+    assert_eq!(app.request("GET", &result, None).await.status, 404);
+}
+
+#[actix_rt::test]
+async fn a_file_the_gateway_cached_is_served_after_upstream_purged_it_until_terminal_ttl() {
+    let app = spawn_with(
+        Simulator::builder()
+            .report_duration(Duration::ZERO)
+            .retention(HOUR),
+        |_| {},
+    )
+    .await;
+    let id = app.run_accounts().await;
+    let first = app.download(&id, "csv").await;
+    assert_eq!(first.status, 200);
+    app.sim.advance(2 * HOUR);
+    let again = app.download(&id, "csv").await;
+    assert_eq!(again.status, 200, "{}", again.text());
+    assert_eq!(again.body, first.body);
+    assert_eq!(app.sim.counters().file, 1, "from the gateway's cache");
+}
