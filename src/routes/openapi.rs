@@ -40,6 +40,7 @@ impl Modify for BearerAuth {
         super::reports::RunReportRequest,
         super::reports::Report,
         super::reports::Links,
+        super::reports::ReportMessage,
         super::reports::ErrorBody,
         crate::domain::ReportType,
         crate::domain::Status,

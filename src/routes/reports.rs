@@ -77,11 +77,54 @@ pub struct Report {
     available_formats: Vec<String>,
     created_at: Option<String>,
     completed_at: Option<String>,
+    /// What upstream's task says while running (e.g. `Initializing...`), when it says it.
+    progress: Option<String>,
+    /// Upstream's task messages, e.g. WARN entries for accounts that failed to correlate
+    /// in a WARNING report, or the ERROR behind a failure. Empty when upstream sent none.
+    messages: Vec<ReportMessage>,
     links: Links,
     /// In the answer to a run: `true` when `maxAge` handed over an identical report (finished
     /// within that age, or joined while running) instead of starting one. Absent on reads.
     #[serde(skip_serializing_if = "Option::is_none")]
     reused: Option<bool>,
+}
+
+/// One of upstream's task messages.
+#[derive(Serialize, ToSchema)]
+pub struct ReportMessage {
+    /// `INFO`, `WARN` or `ERROR` (upstream's value as sent, when it sends another).
+    #[serde(rename = "type")]
+    level: String,
+    /// Upstream's message key, when it sends one.
+    key: Option<String>,
+    /// The message text (upstream's `localizedText`).
+    text: Option<String>,
+}
+
+impl ReportMessage {
+    /// From upstream's message object; the level from `type`, else its `error`/`warning` flags.
+    fn from_upstream(v: &Value) -> Self {
+        let s = |k: &str| v.get(k).and_then(Value::as_str).map(str::to_owned);
+        let flag = |k: &str| v.get(k).and_then(Value::as_bool) == Some(true);
+        let level = s("type").unwrap_or_else(|| {
+            if flag("error") {
+                "ERROR".into()
+            } else if flag("warning") {
+                "WARN".into()
+            } else {
+                "INFO".into()
+            }
+        });
+        Self {
+            level,
+            key: s("key"),
+            text: s("localizedText").or_else(|| s("text")),
+        }
+    }
+
+    fn all(messages: &[Value]) -> Vec<Self> {
+        messages.iter().map(Self::from_upstream).collect()
+    }
 }
 
 /// The error body of every `/v1` error.
@@ -130,6 +173,8 @@ impl Report {
             created_at: None,
             completed_at: None,
             reused: None,
+            progress: None,
+            messages: vec![],
             links: Links {
                 cancel: format!("{base}/cancel"),
                 self_: base,
@@ -147,6 +192,8 @@ impl Report {
         let mut r = Self::new(&t.id, t.report_type.clone(), status, vec![]);
         r.created_at = normalize_time(t.created.as_deref()).map(fmt_time);
         r.completed_at = normalize_time(t.completed.as_deref()).map(fmt_time);
+        r.progress = t.progress.clone();
+        r.messages = ReportMessage::all(&t.messages);
         r
     }
 
@@ -167,6 +214,8 @@ impl Report {
         out.rows = r.rows;
         out.duration_ms = r.duration;
         out.created_at = created.map(fmt_time);
+        out.progress = r.progress.clone();
+        out.messages = ReportMessage::all(&r.messages);
         if status.is_terminal() {
             out.completed_at = created
                 .zip(r.duration)

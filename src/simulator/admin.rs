@@ -1,4 +1,4 @@
-//! The `/__sim` admin API: counters, faults, revocation, clock and outcomes.
+//! The `/__sim` admin API: counters, faults, revocation, clock, outcomes and task details.
 use super::routes::State;
 use super::state::{FaultRule, Outcome};
 use actix_web::{web, HttpResponse};
@@ -40,5 +40,13 @@ pub(super) async fn admin_advance(state: State, body: web::Json<Advance>) -> Htt
 
 pub(super) async fn admin_outcome(state: State, body: web::Json<Outcome>) -> HttpResponse {
     *state.next_outcome.lock().unwrap() = body.into_inner();
+    HttpResponse::NoContent().finish()
+}
+
+pub(super) async fn admin_task_details(
+    state: State,
+    body: web::Json<super::details::TaskDetails>,
+) -> HttpResponse {
+    *state.next_details.lock().unwrap() = body.into_inner();
     HttpResponse::NoContent().finish()
 }

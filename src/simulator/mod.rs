@@ -5,6 +5,7 @@
 #![allow(clippy::result_large_err)]
 
 mod admin;
+mod details;
 mod download;
 mod errors;
 mod faults;
@@ -17,6 +18,7 @@ mod routes;
 mod state;
 mod zip;
 
+pub use details::{Level, TaskDetails, TaskMessage};
 pub use files::{csv_len, rows_for_size, ROW_BYTES};
 pub use ratelimit::{BACKOFF_THRESHOLD, TIER_MEMORY, VIOLATION_WINDOW};
 pub use state::{
@@ -227,6 +229,11 @@ impl SimulatorHandle {
     /// The outcome of reports started from now on.
     pub fn set_outcome(&self, outcome: Outcome) {
         *self.state.next_outcome.lock().unwrap() = outcome;
+    }
+
+    /// Task details (launched at once, messages, TEMP_ERROR) of reports started from now on.
+    pub fn set_task_details(&self, details: TaskDetails) {
+        *self.state.next_details.lock().unwrap() = details;
     }
 
     /// Stops listening and drops open connections: later connections are refused.

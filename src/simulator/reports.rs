@@ -17,6 +17,7 @@ fn task_details(state: &SimState, r: &Report) -> TaskResultDetails {
     let now = state.now();
     let phase = r.phase(now);
     let (completed, completion) = match phase {
+        _ if r.details.temp_error => (Some(rfc3339(r.created)), Some("TEMP_ERROR".into())),
         Phase::Running => (None, None),
         Phase::Terminated => (Some(rfc3339(r.completed_at())), Some("TERMINATED".into())),
         Phase::Done(o) => (
@@ -30,8 +31,13 @@ fn task_details(state: &SimState, r: &Report) -> TaskResultDetails {
     };
     // Upstream queues a task briefly before launching it: the first tenth of its run.
     let launch_delay = r.duration / 10;
-    let launched = (now >= r.started + launch_delay)
-        .then(|| rfc3339(r.created + chrono::Duration::from_std(launch_delay).unwrap_or_default()));
+    let launched = if r.details.launched {
+        Some(rfc3339(r.created))
+    } else {
+        (now >= r.started + launch_delay).then(|| {
+            rfc3339(r.created + chrono::Duration::from_std(launch_delay).unwrap_or_default())
+        })
+    };
     TaskResultDetails {
         task_type: Some("QUARTZ".into()),
         id: r.id.clone(),
@@ -44,7 +50,7 @@ fn task_details(state: &SimState, r: &Report) -> TaskResultDetails {
         launched,
         completed,
         completion_status: completion,
-        messages: vec![],
+        messages: r.details.messages_json(),
         returns: vec![],
         attributes: serde_json::Map::from_iter([("org".into(), json!(state.config.org))]),
         progress: (phase == Phase::Running).then(|| "Initializing...".into()),
@@ -103,6 +109,7 @@ pub(super) async fn run(state: State, req: HttpRequest, body: web::Bytes) -> Htt
         rows: state.config.csv_rows,
         formats,
         cancelled: None,
+        details: state.next_details.lock().unwrap().clone(),
     };
     let body = task_details(&state, &report);
     reports.insert(report.id.clone(), report);
@@ -140,6 +147,12 @@ pub(super) async fn result(state: State, req: HttpRequest, id: web::Path<String>
         rows: (phase == Phase::Done(Outcome::Success) || phase == Phase::Done(Outcome::Warning))
             .then_some(r.rows as i64),
         available_formats: r.formats.iter().map(|f| f.to_string()).collect(),
+        messages: if done {
+            r.details.messages_json()
+        } else {
+            vec![]
+        },
+        progress: None,
     })
 }
 

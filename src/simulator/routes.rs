@@ -28,5 +28,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/__sim/faults", web::delete().to(admin::admin_clear_faults))
         .route("/__sim/revoke-tokens", web::post().to(admin::admin_revoke))
         .route("/__sim/advance", web::post().to(admin::admin_advance))
-        .route("/__sim/outcome", web::post().to(admin::admin_outcome));
+        .route("/__sim/outcome", web::post().to(admin::admin_outcome))
+        .route(
+            "/__sim/task-details",
+            web::post().to(admin::admin_task_details),
+        );
 }

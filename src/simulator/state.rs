@@ -182,6 +182,8 @@ pub struct Report {
     pub rows: u64,
     pub formats: Vec<&'static str>,
     pub cancelled: Option<Instant>,
+    /// What its run answer and results carry beyond the plain lifecycle.
+    pub details: super::details::TaskDetails,
 }
 
 /// Where a report is in its life at a given instant.
@@ -194,6 +196,9 @@ pub enum Phase {
 
 impl Report {
     pub fn phase(&self, now: Instant) -> Phase {
+        if self.details.temp_error {
+            return Phase::Done(Outcome::Failure);
+        }
         match self.cancelled {
             Some(at) if at < self.started + self.duration => Phase::Terminated,
             _ if now >= self.started + self.duration => Phase::Done(self.outcome),
@@ -203,6 +208,9 @@ impl Report {
 
     /// When the report ended (finished or was cancelled), if it has.
     pub fn ended(&self, now: Instant) -> Option<Instant> {
+        if self.details.temp_error {
+            return Some(self.started);
+        }
         match self.cancelled {
             Some(at) if at < self.started + self.duration => Some(at),
             _ => (now >= self.started + self.duration).then_some(self.started + self.duration),
@@ -211,6 +219,7 @@ impl Report {
 
     pub fn completed_at(&self) -> DateTime<Utc> {
         let elapsed = match self.cancelled {
+            _ if self.details.temp_error => Duration::ZERO,
             Some(at) if at < self.started + self.duration => at - self.started,
             _ => self.duration,
         };
@@ -295,6 +304,8 @@ pub struct SimState {
     faults: Mutex<Vec<FaultRule>>,
     /// Outcome given to reports started from now on.
     pub next_outcome: Mutex<Outcome>,
+    /// Task details given to reports started from now on.
+    pub next_details: Mutex<super::details::TaskDetails>,
     /// When report API calls arrived (real time), the most recent ones.
     pub call_times: Mutex<VecDeque<Instant>>,
     /// The `traceparent` of the last report API call, to check trace propagation.
@@ -313,6 +324,7 @@ impl SimState {
             rate: Default::default(),
             faults: Mutex::default(),
             next_outcome: Mutex::new(Outcome::Success),
+            next_details: Mutex::default(),
             call_times: Mutex::default(),
             last_traceparent: Mutex::default(),
         }

@@ -61,6 +61,12 @@ pub struct ReportResults {
     pub rows: Option<i64>,
     #[serde(default)]
     pub available_formats: Vec<String>,
+    /// Not declared by `ReportResults`: kept when upstream sends them (task messages, e.g.
+    /// WARN entries of a WARNING report), so `/v1` can show them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub messages: Vec<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub progress: Option<String>,
 }
 
 /// `ErrorMessageDto`.

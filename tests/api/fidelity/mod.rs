@@ -5,6 +5,7 @@ mod credentials;
 mod dedup;
 mod retention;
 mod search_export;
+mod task_details;
 
 use crate::helpers::sim_token_response;
 use reportgate::simulator::SimulatorHandle;
