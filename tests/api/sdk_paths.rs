@@ -110,7 +110,14 @@ fn sdk_python(name: &str) -> PathBuf {
 }
 
 async fn drive(app: &TestApp, venv: &str) -> Value {
-    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/sdk/drive_sdk.py");
+    drive_script(app, venv, "drive_sdk.py").await
+}
+
+/// Runs `tests/sdk/<script>` with the SDK in `venv` against the gateway; what it printed.
+pub async fn drive_script(app: &TestApp, venv: &str, script: &str) -> Value {
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/sdk")
+        .join(script);
     let out = tokio::process::Command::new(sdk_python(venv))
         .arg(script)
         .arg(&app.address)

@@ -176,3 +176,28 @@ async fn the_openapi_report_schema_declares_messages_progress_and_every_field_a_
         assert!(message.contains_key(key), "{key} is not in ReportMessage");
     }
 }
+
+#[actix_rt::test]
+async fn the_official_python_sdk_reads_task_messages_a_warning_and_a_search_export_zip() {
+    let app = spawn_with(
+        Simulator::builder().report_duration(Duration::from_secs(1)),
+        |_| {},
+    )
+    .await;
+    app.sim.set_task_details(TaskDetails {
+        launched: true,
+        messages: vec![uncorrelated()],
+        temp_error: false,
+    });
+    app.sim.set_outcome(Outcome::Warning);
+    let seen = crate::sdk_paths::drive_script(&app, "sdk2", "drive_details.py").await;
+    assert_eq!(seen["launched_is_created"], true, "{seen}");
+    assert_eq!(
+        seen["messages"],
+        json!([["WARN", true, "12 accounts could not be correlated"]])
+    );
+    assert_eq!(seen["progress"], "Initializing...");
+    assert_eq!(seen["result_status"], "WARNING");
+    assert_eq!(seen["export_file"], "Search Export.zip");
+    assert_eq!(seen["export_entries"], json!(["identities.csv"]));
+}
