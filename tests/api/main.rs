@@ -20,6 +20,7 @@ mod ranges;
 mod report_cli;
 mod reports;
 mod reuse;
+mod sandbox;
 mod sdk_arguments;
 mod sdk_files;
 mod sdk_paths;
