@@ -108,3 +108,20 @@ async fn a_file_the_gateway_cached_is_served_after_upstream_purged_it_until_term
     assert_eq!(again.body, first.body);
     assert_eq!(app.sim.counters().file, 1, "from the gateway's cache");
 }
+
+#[actix_rt::test]
+async fn a_purged_report_is_dropped_from_redis_too_so_another_replica_does_not_say_success() {
+    let redis = crate::shared::RedisServer::start();
+    let sim = Simulator::builder()
+        .report_duration(Duration::ZERO)
+        .retention(HOUR)
+        .start()
+        .unwrap();
+    let (a, b) = crate::shared::two_replicas(sim, &redis, &[]).await;
+    let id = a.run_accounts().await;
+    assert_eq!(a.status(&id).await.json()["status"], "SUCCESS");
+    a.sim.advance(2 * HOUR);
+    assert_error(&a.download(&id, "csv").await, 410, "report_expired");
+    // Replica b never read it: without the shared copy dropped, Redis would say SUCCESS.
+    assert_error(&b.status(&id).await, 404, "report_not_found");
+}
