@@ -61,6 +61,15 @@ async fn a_download_of_a_report_upstream_purged_answers_410_and_the_cached_resul
         results,
         "told by the cached result"
     );
+    let metrics = crate::helpers::scrape(&app).await;
+    assert_eq!(
+        crate::helpers::value(
+            &metrics,
+            r#"reportgate_upstream_requests_total{operation="file",status="404"}"#
+        ),
+        Some(1.0),
+        "operators see the upstream 404"
+    );
     // The cached result is gone: the next read asks upstream, which has forgotten it.
     assert_error(&app.status(&id).await, 404, "report_not_found");
     assert_eq!(app.sim.counters().result, results + 1);
