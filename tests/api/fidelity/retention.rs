@@ -134,3 +134,33 @@ async fn a_purged_report_is_dropped_from_redis_too_so_another_replica_does_not_s
     // Replica b never read it: without the shared copy dropped, Redis would say SUCCESS.
     assert_error(&b.status(&id).await, 404, "report_not_found");
 }
+
+#[actix_rt::test]
+async fn a_max_age_run_stops_handing_over_a_purged_report_once_a_download_found_it_expired() {
+    let app = spawn_with(
+        Simulator::builder()
+            .report_duration(Duration::ZERO)
+            .retention(HOUR),
+        |_| {},
+    )
+    .await;
+    let body = json!({"type": "IDENTITIES", "arguments": {}, "maxAge": "1h"}).to_string();
+    let first = app.run(&body).await;
+    assert_eq!(first.status, 202, "{}", first.text());
+    let id = first.json()["id"].as_str().unwrap().to_owned();
+    assert_eq!(app.status(&id).await.json()["status"], "SUCCESS");
+    app.sim.advance(2 * HOUR);
+    // The gateway still holds the finished result (its own clock says it is fresh): reused.
+    let reused = app.run(&body).await;
+    assert_eq!(reused.status, 200, "{}", reused.text());
+    assert_eq!(reused.json()["reused"], true);
+    assert_error(&app.download(&id, "csv").await, 410, "report_expired");
+    // The 410 dropped it: the next identical run starts a fresh report upstream.
+    let runs = app.sim.counters().run;
+    let fresh = app.run(&body).await;
+    assert_eq!(fresh.status, 202, "{}", fresh.text());
+    assert_eq!(fresh.json()["reused"], false);
+    assert_eq!(app.sim.counters().run, runs + 1);
+    let new_id = fresh.json()["id"].as_str().unwrap().to_owned();
+    assert_eq!(app.download(&new_id, "csv").await.status, 200);
+}
