@@ -353,3 +353,27 @@ async fn ctrl_c_with_cancel_on_interrupt_cancels_the_report_and_exits_130() {
     assert!(stderr(&o).contains("cancelled"), "{}", stderr(&o));
     assert_eq!(app.sim.counters().cancel, 1);
 }
+
+#[actix_rt::test]
+async fn a_search_export_is_saved_under_upstreams_zip_name() {
+    let app = spawn_with(finished(193), |_| {}).await;
+    let dir = temp_dir();
+    let mut c = cli(&app.address, &app.token);
+    c.current_dir(&dir).args([
+        "report",
+        "run",
+        "SEARCH_EXPORT",
+        "--arg",
+        "query=*",
+        "--arg",
+        "indices=identities,roles",
+    ]);
+    let o = actix_rt::time::timeout(Duration::from_secs(60), c.output())
+        .await
+        .expect("the command ends")
+        .expect("the command starts");
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(files_in(&dir), ["Search Export.zip"]);
+    let zip = std::fs::read(dir.join("Search Export.zip")).unwrap();
+    assert!(zip.starts_with(b"PK\x03\x04"));
+}
