@@ -12,7 +12,7 @@ mod remote;
 mod reuse;
 mod settings;
 
-pub use reuse::LatestRun;
+pub use reuse::{LatestRun, StartedRun};
 
 pub use settings::CacheSettings;
 
@@ -116,6 +116,8 @@ pub struct ReportCache {
     idempotency: Cache<(String, String), Arc<IdempotentRun>>,
     /// The latest run of each request fingerprint (`maxAge` reuse, see `reuse`).
     runs: Cache<String, Arc<LatestRun>>,
+    /// Runs being started, by fingerprint (see `start_once`).
+    starting: Cache<String, Arc<StartedRun>>,
     shared: Option<Arc<SharedStore>>,
     pub result_counters: Counters,
     pub file_counters: Counters,
@@ -168,6 +170,11 @@ impl ReportCache {
             .max_capacity(settings.reuse_entries)
             .time_to_live(settings.reuse_max_age * 2)
             .build();
+        // Entries live only while their run starts; the bound is a backstop.
+        let starting = Cache::builder()
+            .max_capacity(10_000)
+            .time_to_live(Duration::from_secs(60))
+            .build();
         Self {
             settings,
             results,
@@ -175,6 +182,7 @@ impl ReportCache {
             large_files,
             idempotency,
             runs,
+            starting,
             shared,
             result_counters,
             file_counters,

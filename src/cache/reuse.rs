@@ -7,8 +7,11 @@
 //! With Redis the index is shared: a run started on one replica is found by the others.
 //! Redis down, each replica uses what it started or found itself.
 use super::ReportCache;
+use crate::error::GatewayError;
 use crate::shared::SharedStore;
+use crate::wire::models::TaskResultDetails;
 use serde::{Deserialize, Serialize};
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -21,7 +24,40 @@ pub struct LatestRun {
     pub team: String,
 }
 
+/// A run just started: who started it, and upstream's answer.
+#[derive(Debug)]
+pub struct StartedRun {
+    pub run: LatestRun,
+    pub task: TaskResultDetails,
+}
+
 impl ReportCache {
+    /// Starts the run of a request once for all identical `maxAge` requests that arrive on
+    /// this replica while its upstream call is under way (it may wait for a permit of the
+    /// budget for seconds): the first makes the call, the others get its run (`false`).
+    pub async fn start_once<Fut>(
+        &self,
+        fingerprint: &str,
+        start: Fut,
+    ) -> Result<(Arc<StartedRun>, bool), GatewayError>
+    where
+        Fut: Future<Output = Result<StartedRun, GatewayError>>,
+    {
+        let first = std::cell::Cell::new(false);
+        let started = self
+            .starting
+            .try_get_with(fingerprint.to_owned(), async {
+                first.set(true);
+                start.await.map(Arc::new)
+            })
+            .await;
+        if first.get() {
+            // From now on the index has the run (or there is none to join).
+            self.starting.invalidate(fingerprint).await;
+        }
+        started.map(|s| (s, first.get())).map_err(|e| (*e).clone())
+    }
+
     /// The latest run of the request with this fingerprint, if one is remembered.
     pub async fn latest_run(&self, fingerprint: &str) -> Option<Arc<LatestRun>> {
         if let Some(store) = &self.shared {

@@ -4,7 +4,7 @@ use super::{
     reuse,
 };
 use crate::auth::{Caller, Policy};
-use crate::cache::{IdempotentRun, LatestRun};
+use crate::cache::{IdempotentRun, LatestRun, StartedRun};
 use crate::domain::{ReportId, Status};
 use crate::error::{GatewayError, UpstreamError};
 use crate::limits;
@@ -300,19 +300,7 @@ pub async fn run_report(
         };
         let (report, upstream_id, status) = match found {
             Some(found) => {
-                // The owner's own run keeps its id (and its cancel); another owner's is
-                // sealed as reused: readable, not cancellable.
-                let id = if found.run.owner == owner {
-                    state.ids.seal(&owner, &found.upstream_id)
-                } else {
-                    state.ids.seal_reused(&owner, &found.upstream_id)
-                };
-                let original = state.ids.seal(&found.run.owner, &found.upstream_id);
-                crate::audit::note(|n| {
-                    n.upstream_id = Some(found.upstream_id.to_string());
-                    n.report_id = Some(id.clone());
-                    n.reused_from = Some(original);
-                });
+                let id = reuse::handed_over_id(&state, &owner, &found.run, &found.upstream_id);
                 let mut results = found.result.results.clone();
                 results.id = id;
                 let mut report = Report::from_results(&results);
@@ -325,27 +313,45 @@ pub async fn run_report(
                 (report, found.upstream_id, status)
             }
             None => {
-                let mut task = upstream.run(FAMILY, details.to_string().into()).await?;
-                let upstream_id = ReportId::parse(&task.id)
+                let start = || async {
+                    let task = upstream.run(FAMILY, details.to_string().into()).await?;
+                    let upstream_id = ReportId::parse(&task.id).map_err(|_| {
+                        UpstreamError::BadResponse("run returned no usable id".into())
+                    })?;
+                    let run = LatestRun {
+                        upstream_id: upstream_id.to_string(),
+                        owner: owner.clone(),
+                        team: caller.team.clone(),
+                    };
+                    state.cache.remember_run(&fingerprint, run.clone()).await;
+                    Ok(StartedRun { run, task })
+                };
+                let (started, first) = match max_age {
+                    Some(_) => state.cache.start_once(&fingerprint, start()).await?,
+                    None => (Arc::new(start().await?), true),
+                };
+                // Joined at its start by a caller it may not be handed to: a run of its own.
+                let (started, first) =
+                    if first || policy.may_reuse(&caller, &started.run.owner, &started.run.team) {
+                        (started, first)
+                    } else {
+                        (Arc::new(start().await?), true)
+                    };
+                let upstream_id = ReportId::parse(&started.run.upstream_id)
                     .map_err(|_| UpstreamError::BadResponse("run returned no usable id".into()))?;
-                task.id = state.ids.seal(&owner, &upstream_id);
-                crate::audit::note(|n| {
-                    n.upstream_id = Some(upstream_id.to_string());
-                    n.report_id = Some(task.id.clone());
-                });
-                state
-                    .cache
-                    .remember_run(
-                        &fingerprint,
-                        LatestRun {
-                            upstream_id: upstream_id.to_string(),
-                            owner: owner.clone(),
-                            team: caller.team.clone(),
-                        },
-                    )
-                    .await;
+                let mut task = started.task.clone();
+                task.id = if first {
+                    let id = state.ids.seal(&owner, &upstream_id);
+                    crate::audit::note(|n| {
+                        n.upstream_id = Some(upstream_id.to_string());
+                        n.report_id = Some(id.clone());
+                    });
+                    id
+                } else {
+                    reuse::handed_over_id(&state, &owner, &started.run, &upstream_id)
+                };
                 let mut report = Report::from_task(&task);
-                report.reused = Some(false);
+                report.reused = Some(!first);
                 (report, upstream_id, StatusCode::ACCEPTED)
             }
         };

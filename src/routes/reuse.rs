@@ -24,6 +24,29 @@ pub(super) struct Found {
     pub finished: bool,
 }
 
+/// The id a caller gets for a report handed over to it, audited with the original id: its
+/// own run keeps its id (and its cancel); another owner's is sealed as reused (readable,
+/// not cancellable).
+pub(super) fn handed_over_id(
+    state: &AppState,
+    owner: &str,
+    run: &LatestRun,
+    upstream_id: &ReportId,
+) -> String {
+    let id = if run.owner == owner {
+        state.ids.seal(owner, upstream_id)
+    } else {
+        state.ids.seal_reused(owner, upstream_id)
+    };
+    let original = state.ids.seal(&run.owner, upstream_id);
+    crate::audit::note(|n| {
+        n.upstream_id = Some(upstream_id.to_string());
+        n.report_id = Some(id.clone());
+        n.reused_from = Some(original);
+    });
+    id
+}
+
 /// Reads `maxAge`: a duration such as `15m`, `90s` or `1h30m`, above zero and at most
 /// `cache.reuse_max_age`.
 pub(super) fn parse_max_age(raw: &Value, max: Duration) -> Result<Duration, GatewayError> {

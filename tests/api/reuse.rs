@@ -2,7 +2,7 @@
 //! over, a running one joined, and nothing runs upstream (the simulator's run counter says so).
 use crate::helpers::{assert_error, settings_for, spawn_gateway, token_for, TestApp};
 use reportgate::auth::settings::{NamedTeamPolicy, TeamPolicy};
-use reportgate::simulator::{Outcome, Simulator};
+use reportgate::simulator::{FaultAction, Op, Outcome, Simulator};
 use serde_json::{json, Value};
 use std::time::Duration;
 
@@ -24,13 +24,20 @@ fn team(name: &str, policy: TeamPolicy) -> NamedTeamPolicy {
     }
 }
 
-/// Teams around one export: `producer` shares its exports, `private` does not (the
+/// Teams around one export: `producer` and `partner` share their exports, `private` does not (the
 /// default), `reader` takes others' (the default), `barred` does not, and `elsewhere` may
 /// export accounts of another source only.
 fn teams() -> Vec<NamedTeamPolicy> {
     vec![
         team(
             "producer",
+            TeamPolicy {
+                share_exports: true,
+                ..TeamPolicy::allow_all()
+            },
+        ),
+        team(
+            "partner",
             TeamPolicy {
                 share_exports: true,
                 ..TeamPolicy::allow_all()
@@ -278,6 +285,50 @@ async fn a_running_identical_report_is_joined_and_the_joiner_cannot_cancel_it() 
         .await;
     assert_eq!(cancel.status, 204);
     assert_eq!(app.sim.counters().cancel, 1);
+}
+
+#[actix_rt::test]
+async fn identical_runs_arriving_together_start_one_upstream_run() {
+    // Arrange: upstream takes half a second to answer the run, so the two overlap.
+    let app = spawn(Duration::from_secs(3600));
+    app.sim
+        .fail_next(Op::Run, FaultAction::Delay { ms: 500 }, 1);
+    let body = with_max_age(accounts(SOURCE), "15m");
+
+    // Act
+    let (a, b) = futures_util::join!(app.run_as("producer", &body), app.run_as("partner", &body));
+
+    // Assert: one run; whichever came second joined it under an id of its own.
+    assert_eq!(a.status, 202, "{}", a.text());
+    assert_eq!(b.status, 202, "{}", b.text());
+    let mut reused = [a.json()["reused"].clone(), b.json()["reused"].clone()];
+    reused.sort_by_key(|v| v.to_string());
+    assert_eq!(reused, [json!(false), json!(true)]);
+    assert_ne!(a.json()["id"], b.json()["id"]);
+    assert_eq!(app.sim.counters().run, 1);
+}
+
+#[actix_rt::test]
+async fn a_run_started_together_by_a_team_that_does_not_share_is_not_joined_by_another() {
+    let app = spawn(Duration::from_secs(3600));
+    app.sim
+        .fail_next(Op::Run, FaultAction::Delay { ms: 500 }, 1);
+    let body = with_max_age(accounts(SOURCE), "15m");
+    let first = app.run_as("private", &body);
+    let second = async {
+        // Arrives once the private team's run has reached upstream (and waits there).
+        for _ in 0..200 {
+            if app.sim.counters().run == 1 {
+                break;
+            }
+            actix_rt::time::sleep(Duration::from_millis(5)).await;
+        }
+        app.run_as("reader", &body).await
+    };
+    let (a, b) = futures_util::join!(first, second);
+    assert_eq!(a.json()["reused"], false, "{}", a.text());
+    assert_eq!(b.json()["reused"], false, "{}", b.text());
+    assert_eq!(app.sim.counters().run, 2);
 }
 
 #[actix_rt::test]
