@@ -31,14 +31,32 @@ fn dos_time(t: chrono::DateTime<chrono::Utc>) -> (u16, u16) {
     (time, date)
 }
 
-/// The CRC-32 of an entry's CSV, from the same generator that streams it.
+/// CRCs already computed, by (rows, source): the CSVs are deterministic, so a second
+/// download of a large export starts at once instead of after another pass.
+type CrcMemo = std::sync::Mutex<std::collections::HashMap<(u64, String), u32>>;
+static CRCS: std::sync::OnceLock<CrcMemo> = std::sync::OnceLock::new();
+
+/// The CRC-32 of an entry's CSV, from the same generator that streams it. Yields between
+/// chunks so that a large first pass does not hold the worker thread.
 async fn crc_of(rows: u64, source: &str) -> u32 {
+    let key = (rows, source.to_owned());
+    if let Some(crc) = CRCS.get_or_init(Default::default).lock().unwrap().get(&key) {
+        return *crc;
+    }
     let mut h = crc32fast::Hasher::new();
     let mut s = std::pin::pin!(csv_stream(rows, source.to_owned()));
     while let Some(Ok(chunk)) = s.next().await {
         h.update(&chunk);
+        tokio::task::yield_now().await;
     }
-    h.finalize()
+    let crc = h.finalize();
+    let mut memo = CRCS.get_or_init(Default::default).lock().unwrap();
+    // Bounded: a simulator serves few distinct (size, source) pairs.
+    if memo.len() >= 1024 {
+        memo.clear();
+    }
+    memo.insert(key, crc);
+    crc
 }
 
 const LOCAL: usize = 30;
