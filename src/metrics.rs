@@ -201,7 +201,8 @@ impl Metrics {
             abandoned: counter(
                 "abandoned_requests_total",
                 "Requests whose caller closed the connection while they waited, by team and \
-                 where they waited (team_limit, budget, pause, before_send); none went upstream.",
+                 where they waited (team_limit, budget, pause, before_send, long_poll); none went \
+                 upstream.",
                 &["team", "stage"],
             ),
             team_held: reg(

@@ -214,6 +214,11 @@ impl ReportCache {
         Box::pin(self.result_miss(key, id, completed, fetch())).await
     }
 
+    /// Whether a read of this result would be answered from this replica's cache right now.
+    pub fn has_result(&self, id: &str, completed: Option<bool>) -> bool {
+        self.results.contains_key(&(id.to_owned(), completed))
+    }
+
     async fn result_miss<Fut>(
         &self,
         key: (String, Option<bool>),

@@ -104,14 +104,7 @@ impl TeamLimiter {
             Duration::ZERO
         };
         let interval = Duration::from_secs_f64(1.0 / p.rate.max(1e-6));
-        let mut call = scripts::TEAM_LIMIT.prepare_invoke();
-        call.key(store.key(&["team", team]))
-            .arg(interval.as_micros() as u64)
-            .arg((interval * p.burst.max(1).saturating_sub(1)).as_micros() as u64)
-            .arg(bound.as_micros() as u64);
-        let reply: Option<(u8, u64, u64)> = store
-            .run(|mut c| async move { call.invoke_async(&mut c).await })
-            .await;
+        let reply = Self::book_shared(store, team, p, bound.as_micros() as i64).await;
         let keep = matches!(reply, Some((1, wait_us, _)) if wait_us > 0);
         if place && !keep {
             self.give_place(team);
@@ -130,6 +123,58 @@ impl TeamLimiter {
             return Some((Decision::Refuse(wait), snapshot));
         }
         Some((Decision::Go(wait), snapshot))
+    }
+
+    /// The team's limit in Redis: books a slot if its wait is within `bound_us` (a negative
+    /// bound only reads the wait). Returns (booked, wait_us, ahead_us); `None` if Redis failed.
+    async fn book_shared(
+        store: &SharedStore,
+        team: &str,
+        p: &TeamPolicy,
+        bound_us: i64,
+    ) -> Option<(u8, u64, u64)> {
+        let interval = Duration::from_secs_f64(1.0 / p.rate.max(1e-6));
+        let mut call = scripts::TEAM_LIMIT.prepare_invoke();
+        call.key(store.key(&["team", team]))
+            .arg(interval.as_micros() as u64)
+            .arg((interval * p.burst.max(1).saturating_sub(1)).as_micros() as u64)
+            .arg(bound_us);
+        store
+            .run(|mut c| async move { call.invoke_async(&mut c).await })
+            .await
+    }
+
+    /// Whether a request of the team would be within its limit now (nothing is booked).
+    /// A long-poll asks before a re-read that would go upstream.
+    pub async fn has_room(&self, team: &str, p: &TeamPolicy) -> bool {
+        if let Some(store) = self.shared.as_ref().filter(|s| s.is_up()) {
+            if let Some((_, wait_us, _)) = Self::book_shared(store, team, p, -1).await {
+                return wait_us == 0;
+            }
+        }
+        let mut guard = self.teams.lock().unwrap();
+        let t = guard
+            .0
+            .entry(team.to_owned())
+            .or_insert_with(|| self.local_state(p));
+        t.gcra.wait(Instant::now()).is_zero()
+    }
+
+    /// Books one slot of the team's limit whatever its wait: an upstream call made on the
+    /// team's behalf without a request of its own (a long-poll's re-read) is paid after the
+    /// fact, so the team's next requests and re-reads wait for it.
+    pub async fn charge(&self, team: &str, p: &TeamPolicy) {
+        if let Some(store) = self.shared.as_ref().filter(|s| s.is_up()) {
+            if Self::book_shared(store, team, p, i64::MAX).await.is_some() {
+                return;
+            }
+        }
+        let mut guard = self.teams.lock().unwrap();
+        let t = guard
+            .0
+            .entry(team.to_owned())
+            .or_insert_with(|| self.local_state(p));
+        t.gcra.reserve(Instant::now());
     }
 
     /// Takes a place in the local hold queue, if there is one.

@@ -2,6 +2,7 @@
 //! the OpenAPI document. Helpers shared by them live here.
 pub(crate) mod filename;
 mod health;
+mod long_poll;
 mod openapi;
 mod range;
 mod rendered;

@@ -1,13 +1,14 @@
 //! The simplified API: `/v1/reports`, camelCase, one lifecycle vocabulary.
 use super::{
-    cached_result, fetch_file, read_run_request, rendered, resolve_id, resource, respond_file,
-    reuse,
+    cached_result, fetch_file, long_poll, read_run_request, rendered, resolve_id, resource,
+    respond_file, reuse,
 };
 use crate::auth::{Caller, Policy};
 use crate::cache::{IdempotentRun, LatestRun, StartedRun};
 use crate::domain::{ReportId, Status};
 use crate::error::{GatewayError, UpstreamError};
-use crate::limits;
+use crate::limits::TeamLimiter;
+use crate::metrics::Metrics;
 use crate::startup::AppState;
 use crate::upstream::{IdentityNow, PathFamily};
 use crate::wire::models::{ReportResults, TaskResultDetails};
@@ -17,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use utoipa::{IntoParams, ToSchema};
 
 const FAMILY: PathFamily = PathFamily::V3;
@@ -472,30 +473,17 @@ pub async fn get_report(
         }
         w => Duration::from_secs(w.unwrap_or(0)).min(state.cache.settings.max_long_poll),
     };
-    let until = Instant::now() + wait;
-    // Long-poll: every waiter re-reads through the cache, so however many wait on a
-    // report, upstream sees at most one call per running_ttl.
-    let cached = loop {
-        let r = limits::with_fresh_deadline(cached_result(
-            &state,
-            &upstream,
-            FAMILY,
-            &upstream_id,
-            None,
-        ))
-        .await?;
-        let left = until.saturating_duration_since(Instant::now());
-        if r.status().is_terminal() || left.is_zero() {
-            break r;
-        }
-        // A floor keeps a zero running_ttl (no caching of running reports) from spinning.
-        let pace = state
-            .cache
-            .settings
-            .running_ttl
-            .max(Duration::from_millis(100));
-        actix_rt::time::sleep(left.min(pace)).await;
+    let who = long_poll::Poller {
+        team: &caller.team,
+        policy: policy.for_team(&caller.team),
+        limiter: req
+            .app_data::<web::Data<TeamLimiter>>()
+            .expect("limiter configured"),
+        metrics: req
+            .app_data::<web::Data<Metrics>>()
+            .expect("metrics configured"),
     };
+    let cached = long_poll::hold(&state, &upstream, FAMILY, &upstream_id, wait, who).await?;
     // The caller's id (owner-bound) is the report's name here, whatever upstream echoes.
     Ok(HttpResponse::Ok()
         .content_type("application/json")

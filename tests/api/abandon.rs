@@ -33,7 +33,7 @@ pub async fn until_metric(app: &TestApp, series: &str, want: f64) {
 }
 
 /// The audit record of the abandoned request (bounded wait).
-async fn abandoned_record(app: &TestApp) -> serde_json::Value {
+pub async fn abandoned_record(app: &TestApp) -> serde_json::Value {
     for _ in 0..500 {
         if let Some(r) = app
             .audit_lines()

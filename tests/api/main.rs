@@ -14,6 +14,7 @@ mod fidelity;
 mod helpers;
 mod https;
 mod limits;
+mod long_polls;
 mod observability;
 mod policy;
 mod ranges;
