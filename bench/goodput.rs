@@ -66,7 +66,8 @@ struct Tally {
 async fn main() {
     let a = args();
     let give_up = Duration::from_secs_f64(a.give_up);
-    let end = Instant::now() + Duration::from_secs_f64(a.secs);
+    let start = Instant::now();
+    let end = start + Duration::from_secs_f64(a.secs);
     let clients = (0..a.clients).map(|c| {
         let a = &a;
         async move {
@@ -134,6 +135,7 @@ async fn main() {
         "{}",
         json!({
             "targets": a.targets, "clients": a.clients, "secs": a.secs, "give_up_s": a.give_up,
+            "elapsed_s": start.elapsed().as_secs_f64(),
             "answered": all.answered, "gave_up": all.gave_up, "refused": all.refused,
             "other": all.other, "answer_p50_ms": p(0.5), "answer_p99_ms": p(0.99),
         })

@@ -83,7 +83,9 @@ import json, sys
 g, n = json.loads(sys.argv[1]), json.loads(sys.argv[2])
 ge, gt, ne, nt, abandoned, secs, tail = (float(x) for x in sys.argv[3:])
 def row(name, r, at_end, after):
+    allowed = 100 * r["elapsed_s"] / 10  # the tenant's limit while the clients ran
     return (f"{name:12} upstream_runs={after:<5.0f} answered={r['answered']:<5} goodput={r['answered'] / max(after, 1):.2f} "
+            f"answers_per_limit={r['answered'] / allowed:.2f} "
             f"runs_after_load={after - at_end:<3.0f} gave_up={r['gave_up']:<5} refused429={r['refused']:<5} "
             f"answer_p50={r['answer_p50_ms']:.0f}ms answer_p99={r['answer_p99_ms']:.0f}ms")
 print(row("reportgate", g, ge, gt)); print(row("nginx", n, ne, nt))
