@@ -29,4 +29,5 @@ mod security;
 mod shared;
 mod shared_limits;
 mod simulator;
+mod stages;
 mod tokens;
