@@ -27,6 +27,10 @@ trap 'rm -rf "$AUDIT_DIR" "$BENCH_FACTS"' EXIT
   SECS="${SECS:-30}" bench/overload.sh | head -3
   echo "== two replicas, one API client (two teams at 20 req/s + a quiet team at 1 req/s, round-robin over both)"
   SECS="${SECS:-30}" bench/replicas.sh | head -3
+  echo "== goodput: 40 clients that give up after 3 s and retry, starting exports"
+  SECS="${SECS:-30}" bench/goodput.sh | head -3
+  echo "== partial Redis outage: two replicas, A then B cut off Redis 14 s each"
+  SECS=40 bench/partition.sh | head -3
   echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
   echo '```'
 } 2>&1 | grep -v "^== simulator counters" | tee "$out"
