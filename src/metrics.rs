@@ -48,6 +48,8 @@ pub struct Metrics {
     /// 1 for the kind of tenant credential held (`personal_access_token`, `api_client`).
     pub credential_kind: IntGaugeVec,
     pub cache_hits: IntCounterVec,
+    /// `POST /v1/reports` answers by how the report came about (`maxAge` reuse).
+    pub report_runs: IntCounterVec,
     pub cache_misses: IntCounterVec,
     pub cache_evictions: IntCounterVec,
     pub cache_entries: IntGaugeVec,
@@ -233,6 +235,12 @@ impl Metrics {
                 &["kind"],
             ),
             cache_hits: counter("cache_hits_total", "Cache hits by cache.", &["cache"]),
+            report_runs: counter(
+                "report_runs_total",
+                "Run answers: fresh (an upstream run), reused (a finished identical report \
+                 handed over by maxAge) or joined (an identical running one).",
+                &["answer"],
+            ),
             cache_misses: counter("cache_misses_total", "Cache misses by cache.", &["cache"]),
             cache_evictions: counter(
                 "cache_evictions_total",
@@ -346,6 +354,9 @@ impl Metrics {
     fn zero_series(&self) {
         for outcome in ["success", "failure"] {
             self.token_refreshes.with_label_values(&[outcome]);
+        }
+        for answer in ["fresh", "reused", "joined"] {
+            self.report_runs.with_label_values(&[answer]);
         }
         let teams = self.teams.iter().map(String::as_str).chain(["other"]);
         for team in teams {

@@ -254,6 +254,7 @@ pub async fn run_report(
     policy: web::Data<Policy>,
     caller: web::ReqData<Arc<Caller>>,
     upstream: web::Data<IdentityNow>,
+    metrics: web::Data<crate::metrics::Metrics>,
 ) -> Result<HttpResponse, GatewayError> {
     let (details, options) =
         read_run_request(&req, payload, &state, &policy, &caller, "type").await?;
@@ -356,6 +357,13 @@ pub async fn run_report(
                 (report, upstream_id, StatusCode::ACCEPTED)
             }
         };
+        // Counted once per run made, not per idempotent replay of it.
+        let answer = match (report.reused, status) {
+            (Some(true), StatusCode::OK) => "reused",
+            (Some(true), _) => "joined",
+            _ => "fresh",
+        };
+        metrics.report_runs.with_label_values(&[answer]).inc();
         if let Some(cb) = callback {
             let callbacks = req
                 .app_data::<web::Data<crate::callbacks::Callbacks>>()

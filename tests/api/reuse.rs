@@ -1,6 +1,8 @@
 //! `maxAge` on `POST /v1/reports`: an identical report finished within that age is handed
 //! over, a running one joined, and nothing runs upstream (the simulator's run counter says so).
-use crate::helpers::{assert_error, settings_for, spawn_gateway, token_for, TestApp};
+use crate::helpers::{
+    assert_error, scrape, settings_for, spawn_gateway, token_for, value, TestApp,
+};
 use reportgate::auth::settings::{NamedTeamPolicy, TeamPolicy};
 use reportgate::simulator::{FaultAction, Op, Outcome, Simulator};
 use serde_json::{json, Value};
@@ -262,6 +264,17 @@ async fn a_running_identical_report_is_joined_and_the_joiner_cannot_cancel_it() 
         .await;
     assert_eq!(sdk_cancel.status, 409, "{}", sdk_cancel.text());
     assert_eq!(app.sim.counters().cancel, 0);
+    let metrics = scrape(&app).await;
+    let runs = |answer: &str| {
+        value(
+            &metrics,
+            &format!("reportgate_report_runs_total{{answer=\"{answer}\"}}"),
+        )
+    };
+    assert_eq!(
+        (runs("fresh"), runs("joined"), runs("reused")),
+        (Some(1.0), Some(1.0), Some(0.0))
+    );
     let still = app
         .get_as("producer", &format!("/v1/reports/{producer_id}"))
         .await;
@@ -460,6 +473,9 @@ async fn an_idempotent_replay_of_a_reuse_answers_the_same_status_and_body() {
     );
     assert_eq!(replay.json(), first.json());
     assert_eq!(app.sim.counters().run, 1);
+    let metrics = scrape(&app).await;
+    let reused = value(&metrics, r#"reportgate_report_runs_total{answer="reused"}"#);
+    assert_eq!(reused, Some(1.0), "a replay is not counted again");
 }
 
 #[actix_rt::test]
