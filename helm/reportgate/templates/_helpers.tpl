@@ -1,22 +1,54 @@
+{{/* Chart name, overridable (nameOverride), e.g. when an umbrella chart renames it. */}}
+{{- define "reportgate.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
 {{- define "reportgate.fullname" -}}
-{{- if contains .Chart.Name .Release.Name -}}
+{{- if .Values.fullnameOverride -}}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- $name := include "reportgate.name" . -}}
+{{- if contains $name .Release.Name -}}
 {{- .Release.Name | trunc 63 | trimSuffix "-" -}}
 {{- else -}}
-{{- printf "%s-%s" .Release.Name .Chart.Name | trunc 63 | trimSuffix "-" -}}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
 {{- end -}}
 {{- end -}}
 
 {{- define "reportgate.labels" -}}
-app.kubernetes.io/name: {{ .Chart.Name }}
-app.kubernetes.io/instance: {{ .Release.Name }}
-app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+{{ include "reportgate.selectorLabels" . }}
+app.kubernetes.io/version: {{ include "reportgate.version" . | quote }}
 app.kubernetes.io/managed-by: {{ .Release.Service }}
-helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{- with .Values.commonLabels }}
+{{ toYaml . }}
+{{- end }}
 {{- end -}}
 
 {{- define "reportgate.selectorLabels" -}}
-app.kubernetes.io/name: {{ .Chart.Name }}
+app.kubernetes.io/name: {{ include "reportgate.name" . }}
 app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end -}}
+
+{{/* The version the pods run: the image tag, else the chart's appVersion (a label value:
+63 characters of [A-Za-z0-9._-]). */}}
+{{- define "reportgate.version" -}}
+{{- regexReplaceAll "[^A-Za-z0-9._-]" (default .Chart.AppVersion .Values.image.tag) "_" | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{/* repository[:tag][@digest]; a digest pins the image whatever the tag says. */}}
+{{- define "reportgate.image" -}}
+{{- $repo := .Values.image.repository -}}
+{{- with (.Values.global | default dict).imageRegistry -}}
+{{- $repo = printf "%s/%s" (trimSuffix "/" .) $repo -}}
+{{- end -}}
+{{- $tag := default .Chart.AppVersion .Values.image.tag -}}
+{{- if .Values.image.digest -}}
+{{- printf "%s:%s@%s" $repo $tag .Values.image.digest -}}
+{{- else -}}
+{{- printf "%s:%s" $repo $tag -}}
+{{- end -}}
 {{- end -}}
 
 {{- define "reportgate.secretName" -}}
@@ -31,6 +63,27 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- end -}}
 {{- end -}}
 
+{{/* The file audit trail on a PVC: one volume per replica (StatefulSet volumeClaimTemplates),
+so each replica keeps its own hash chain. A shared ReadWriteOnce claim cannot attach on two
+nodes, and two writers on one node would interleave two chains in one file. */}}
+{{- define "reportgate.statefulSet" -}}
+{{- if and .Values.audit.file.enabled (eq .Values.audit.file.volume "pvc") -}}true{{- end -}}
+{{- end -}}
+
+{{/* Is the audit HMAC key in the Secret? Explicitly (audit.hmacKey.enabled, the way with
+existingSecret) or because secrets.values.auditHmacKey is set (as before hmacKey existed). */}}
+{{- define "reportgate.auditHmac" -}}
+{{- if or .Values.audit.hmacKey.enabled .Values.secrets.values.auditHmacKey -}}true{{- end -}}
+{{- end -}}
+
+{{/* "scheme://host:port/..." -> port, else the scheme's default (second argument: a dict of
+scheme -> port). */}}
+{{- define "reportgate.urlPort" -}}
+{{- $u := urlParse (index . 0) -}}
+{{- $port := regexFind ":[0-9]+$" $u.host | trimPrefix ":" -}}
+{{- if $port -}}{{ $port }}{{- else -}}{{ index (index . 1) $u.scheme | default 443 }}{{- end -}}
+{{- end -}}
+
 {{/* The gateway configuration file (secrets come from files and env, never from here). */}}
 {{- define "reportgate.config" -}}
 server:
@@ -43,7 +96,10 @@ tenant:
   {{- $tenant := merge (dict "base_url" .Values.tenant.baseUrl "client_secret_file" "/var/run/secrets/reportgate/client-secret") .Values.tenant.settings }}
   {{- toYaml $tenant | nindent 2 }}
 log:
-  {{- toYaml .Values.log | nindent 2 }}
+  {{- $log := dict "format" .Values.log.format "level" .Values.log.level }}
+  {{- with .Values.log.otlp_endpoint }}{{ $_ := set $log "otlp_endpoint" . }}{{ end }}
+  {{- with .Values.log.service_name }}{{ $_ := set $log "service_name" . }}{{ end }}
+  {{- toYaml $log | nindent 2 }}
 auth:
   {{- $auth := merge (dict "id_signing_key_file" "/var/run/secrets/reportgate/id-signing-key") .Values.auth }}
   {{- toYaml $auth | nindent 2 }}
@@ -76,7 +132,7 @@ audit:
   {{- if .Values.audit.file.enabled }}
   file: /var/lib/reportgate/audit/audit.jsonl
   {{- end }}
-  {{- if .Values.secrets.values.auditHmacKey }}
+  {{- if include "reportgate.auditHmac" . }}
   hmac_key_file: /var/run/secrets/reportgate/audit-hmac-key
   {{- end }}
   {{- with .Values.audit.modes }}
