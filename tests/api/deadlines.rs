@@ -68,8 +68,9 @@ async fn a_team_with_max_wait_zero_is_served_in_its_fair_turn_while_another_team
 
 #[actix_rt::test]
 async fn a_request_that_spent_its_bound_held_by_its_team_limit_still_gets_its_turn() {
-    // One request per second, a 1 s bound: of two sent together, the second is held ~1 s
-    // and reaches the budget with nothing left of its bound.
+    // One request per second, a 1 s bound: of two sent together, the one that reaches the
+    // gateway second (either, on a loaded machine) is held ~1 s and reaches the budget with
+    // nothing left of its bound.
     let app = slow_budget(vec![team("held", 1.0, 1, Duration::from_secs(1))]);
     let token = token_for(&app.settings, "h", "held");
     let flood = queue_a_flood(&app).await;
@@ -81,10 +82,14 @@ async fn a_request_that_spent_its_bound_held_by_its_team_limit_still_gets_its_tu
             .await;
         (r.status.as_u16(), started.elapsed())
     };
-    let ((first, _), (second, took)) = futures_util::join!(run(), run());
-    assert_eq!(first, 202);
-    assert_eq!(second, 202, "served after its hold ({took:?})");
-    assert!(took >= Duration::from_millis(900), "it was held: {took:?}");
+    let ((a, took_a), (b, took_b)) = futures_util::join!(run(), run());
+    let took = took_a.max(took_b);
+    assert_eq!(
+        (a, b),
+        (202, 202),
+        "both served, the held one too ({took:?})"
+    );
+    assert!(took >= Duration::from_millis(900), "one was held: {took:?}");
     for t in flood {
         assert_eq!(t.await.unwrap().0, 404);
     }
