@@ -16,6 +16,8 @@ use std::time::Duration;
 
 /// sysexits' EX_USAGE: the configuration is wrong.
 const EX_CONFIG: u8 = 64;
+/// sysexits EX_NOINPUT: an input file is missing or unreadable.
+const EX_NOINPUT: u8 = 66;
 
 #[derive(Parser)]
 #[command(
@@ -76,7 +78,8 @@ struct TokenArgs {
 #[derive(Subcommand)]
 enum AuditCommand {
     /// Check the hash chain of audit files (oldest first, e.g. rotated files then the
-    /// current one); report the first broken record. Exit 0 when intact, 1 when broken.
+    /// current one); report the first broken record. Exit 0 when intact, 1 when broken
+    /// (tampered), 66 when a file is missing or unreadable, 64 when the key file is.
     Verify {
         /// Audit JSONL files, oldest first.
         #[arg(required = true)]
@@ -250,6 +253,10 @@ fn main() -> ExitCode {
                     }
                     println!("intact: {} records", r.records);
                     ExitCode::SUCCESS
+                }
+                Err(b) if b.kind == reportgate::audit::verify::Failure::Unreadable => {
+                    eprintln!("reportgate: {}: {}", b.file.display(), b.reason);
+                    ExitCode::from(EX_NOINPUT)
                 }
                 Err(b) => {
                     println!(

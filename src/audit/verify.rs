@@ -16,6 +16,18 @@ pub struct Broken {
     pub line: usize,
     pub record: usize,
     pub reason: String,
+    pub kind: Failure,
+}
+
+/// Why a set does not verify. An operator acts differently on each: a missing or unreadable
+/// file says nothing about the chain (wrong path, permissions, a volume not mounted), while
+/// content that does not verify is evidence of tampering.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Failure {
+    /// A file could not be opened or read.
+    Unreadable,
+    /// The content breaks the chain: edited, deleted, inserted or reordered records.
+    Tampered,
 }
 
 pub fn verify(files: &[PathBuf], key: Option<&[u8]>) -> Result<Report, Broken> {
@@ -32,12 +44,19 @@ pub fn verify(files: &[PathBuf], key: Option<&[u8]>) -> Result<Report, Broken> {
             line: 0,
             record: report.records,
             reason: format!("cannot read: {e}"),
+            kind: Failure::Unreadable,
         })?;
         for (i, line) in BufReader::new(f).lines().enumerate() {
             let line = line.map_err(|e| Broken {
                 file: file.clone(),
                 line: i + 1,
                 record: report.records + 1,
+                // Bytes that are not UTF-8 are content; anything else is the disk.
+                kind: if e.kind() == std::io::ErrorKind::InvalidData {
+                    Failure::Tampered
+                } else {
+                    Failure::Unreadable
+                },
                 reason: e.to_string(),
             })?;
             if line.trim().is_empty() {
@@ -71,6 +90,7 @@ pub fn verify(files: &[PathBuf], key: Option<&[u8]>) -> Result<Report, Broken> {
                         line: i + 1,
                         record: report.records + 1,
                         reason,
+                        kind: Failure::Tampered,
                     })
                 }
             }

@@ -318,6 +318,48 @@ async fn audit_verify_passes_an_intact_rotated_set_and_finds_every_kind_of_tampe
     assert!(!ok && out.contains("BROKEN"), "{out}");
 }
 
+#[actix_rt::test]
+async fn audit_verify_tells_a_missing_file_from_a_tampered_one() {
+    let (_app, files) = app_with_records(3).await;
+    let current = files.last().unwrap();
+    let missing = current.with_extension("missing");
+    let run = |files: &[PathBuf]| {
+        Command::new(env!("CARGO_BIN_EXE_reportgate"))
+            .args(["audit", "verify"])
+            .args(files)
+            .output()
+            .unwrap()
+    };
+
+    // A missing file, alone or in a set: exit 66 naming it on stderr, no BROKEN verdict.
+    for set in [
+        vec![missing.clone()],
+        vec![missing.clone(), current.clone()],
+    ] {
+        let out = run(&set);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(out.status.code(), Some(66), "{stdout} {stderr}");
+        assert!(
+            stderr.contains(&*missing.to_string_lossy()) && stderr.contains("cannot read"),
+            "{stderr}"
+        );
+        assert!(!stdout.contains("BROKEN"), "{stdout}");
+    }
+
+    // The same file edited: exit 1, BROKEN.
+    let text = std::fs::read_to_string(current).unwrap();
+    let edited = current.with_extension("edited");
+    std::fs::write(
+        &edited,
+        text.replacen("\"status\":202", "\"status\":200", 1),
+    )
+    .unwrap();
+    let out = run(std::slice::from_ref(&edited));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("BROKEN"));
+}
+
 /// The gateway under load is killed with SIGKILL: every blocking request whose caller got a
 /// response has its record on disk, and the chain up to the crash verifies.
 #[actix_rt::test]
