@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Builds the image with buildah from locally made base images (no registry is reachable)
 # and runs it with podman in sandbox mode: /readyz answers and a report is served end to
-# end on loopback. Prints the runtime image size. Slow (a full release build in a
-# container): run it when the Dockerfile changes, not on every CI run.
+# end on loopback; the package database is there for scanners and the commit is in the
+# OCI labels and reportgate_build_info. Prints the runtime image size. Slow (a full release
+# build in a container): run it when the Dockerfile changes, not on every CI run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 need() { command -v "$1" >/dev/null || { apt-get update -qq; DEBIAN_FRONTEND=noninteractive apt-get install -y -qq podman buildah runc debootstrap; }; }
@@ -24,7 +25,21 @@ if ! podman image exists "$BUILDER"; then
     --change 'ENV CARGO_HOME=/usr/local/cargo' - "$BUILDER" >/dev/null
   rm -rf "$root"
 fi
-buildah bud --isolation=chroot --pull=never --network=host -t localhost/reportgate:smoke . >/dev/null
+RUNTIME=docker.io/library/debian:bookworm-slim
+if ! podman image exists "$RUNTIME"; then
+  # The runtime base: Debian's minimal bootstrap, with its package database (what image
+  # scanners read), made here because no registry is reachable.
+  root=$(mktemp -d)
+  debootstrap --variant=minbase bookworm "$root" http://deb.debian.org/debian >/dev/null
+  tar -C "$root" -c . | podman import - "$RUNTIME" >/dev/null
+  rm -rf "$root"
+fi
+commit=$(git rev-parse HEAD)
+buildah bud --isolation=chroot --pull=never --network=host --build-arg GIT_COMMIT="$commit" \
+  -t localhost/reportgate:smoke . >/dev/null
+# Scanners need the package database; the OCI labels name the commit.
+podman run --rm --entrypoint /usr/bin/dpkg-query localhost/reportgate:smoke -W libc6 libgcc-s1 ca-certificates
+[ "$(podman image inspect localhost/reportgate:smoke --format '{{index .Labels "org.opencontainers.image.revision"}}')" = "$commit" ]
 size=$(podman image inspect localhost/reportgate:smoke --format '{{.Size}}')
 echo "runtime image: $((size / 1024 / 1024)) MiB"
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
@@ -39,5 +54,6 @@ id=$(curl -sf -X POST "http://127.0.0.1:$port/v1/reports" -H "Authorization: Bea
 status=$(curl -sf -H "Authorization: Bearer $token" "http://127.0.0.1:$port/v1/reports/$id?wait=10" | sed -E 's/.*"status":"([A-Z]+)".*/\1/')
 lines=$(curl -sf -H "Authorization: Bearer $token" "http://127.0.0.1:$port/v1/reports/$id/file?format=csv" | wc -l)
 echo "report $id: $status, csv lines: $lines"
+curl -sf "http://127.0.0.1:$admin/metrics" | grep "reportgate_build_info{commit=\"$commit\""
 [ "$status" = SUCCESS ] && [ "$lines" -gt 1 ]
 echo "container smoke test passed"
