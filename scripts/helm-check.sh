@@ -89,13 +89,17 @@ fi
 cargo build --quiet --bin reportgate
 secrets="$work/secrets"
 mkdir -p "$secrets" "$work/redis" "$work/redis-ca"
-for f in client-secret id-signing-key audit-hmac-key; do echo "value-of-${f}-0123456789abcdef0123456789" > "$secrets/$f"; done
+for f in client-secret id-signing-key audit-hmac-key caller-hmac-secret; do echo "value-of-${f}-0123456789abcdef0123456789" > "$secrets/$f"; done
+# The gateway clients Secret (all-on values): an entry as `reportgate client create` prints it.
+mkdir -p "$work/clients"
+./target/debug/reportgate client create --team finance > "$work/clients/created.txt"
+grep -m1 -- '- {id:' "$work/clients/created.txt" | sed 's/^ *//' > "$work/clients/clients.yaml"
 # The Redis password and CA Secrets mount beside the chart's own (all-on values use both).
 echo "redis-password" > "$work/redis/password"
 cp tests/fixtures/test-rsa-public.pem "$work/redis-ca/ca.crt"
 config_of() { # rendered file → config.yaml with the pod's paths mapped into $work
   "$PY" -c 'import sys,yaml; print(next(d for d in yaml.safe_load_all(sys.stdin) if d and d["kind"] == "ConfigMap" and "config.yaml" in d["data"])["data"]["config.yaml"])' < "$1" \
-    | sed "s#/var/run/secrets/reportgate-redis-ca#$work/redis-ca#g; s#/var/run/secrets/reportgate-redis#$work/redis#g; s#/var/run/secrets/reportgate#$secrets#g; s#/var/lib/reportgate/audit#$work#g"
+    | sed "s#/var/run/secrets/reportgate-redis-ca#$work/redis-ca#g; s#/var/run/secrets/reportgate-redis#$work/redis#g; s#/var/run/secrets/reportgate-clients#$work/clients#g; s#/var/run/secrets/reportgate#$secrets#g; s#/var/lib/reportgate/audit#$work#g"
 }
 "$tools/v35/helm/helm" template rg "$chart" "${minimal[@]}" > "$work/minimal.yaml"
 for case in minimal all-on replicas umbrella; do

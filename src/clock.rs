@@ -20,6 +20,12 @@ impl Clock {
         chrono::Utc::now() + chrono::Duration::from_std(offset).unwrap_or_default()
     }
 
+    /// The same wall time in Unix seconds: the `iat`/`exp` of tokens the gateway issues and
+    /// checks.
+    pub fn unix_secs(&self) -> u64 {
+        self.utc_now().timestamp().max(0) as u64
+    }
+
     pub fn advance(&self, by: Duration) {
         self.offset_ms
             .fetch_add(by.as_millis() as u64, Ordering::Relaxed);

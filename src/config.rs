@@ -282,6 +282,25 @@ mod tests {
     }
 
     #[test]
+    fn gateway_clients_need_an_hmac_issuer_and_a_team_claim_to_sign_their_tokens() {
+        let (client, _) = crate::auth::clients::create("team-a");
+        let mut s = Settings::load(Some(&issuer_file("clients")), &valid()).unwrap();
+        s.auth.clients = vec![client.clone()];
+        assert!(s.validate().is_ok());
+        s.auth.team_claim = None;
+        s.auth.issuers[0].hmac_secret = None;
+        s.auth.issuers[0].jwks_url = Some("https://idp/jwks".into());
+        s.auth.clients.push(client);
+        let problems = s.validate().unwrap_err();
+        let keys: Vec<_> = problems.iter().map(|p| p.key.as_str()).collect();
+        assert_eq!(
+            keys,
+            ["auth.clients[1].id", "auth.clients", "auth.clients"],
+            "{problems:?}"
+        );
+    }
+
+    #[test]
     fn a_malformed_duration_names_its_key() {
         let mut e = valid();
         e.insert("REPORTGATE__TENANT__TOKEN_TIMEOUT".into(), "soon".into());

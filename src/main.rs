@@ -43,6 +43,9 @@ enum Command {
     Sandbox(SandboxArgs),
     /// Mint a caller token with the first configured HMAC issuer (for development).
     Token(TokenArgs),
+    /// Gateway client credentials for POST /oauth/token (what SDKs use as SAIL_CLIENT_ID/SECRET).
+    #[command(subcommand)]
+    Client(ClientCommand),
     /// Inspect configuration.
     #[command(subcommand)]
     Config(ConfigCommand),
@@ -87,6 +90,18 @@ enum AuditCommand {
         /// The HMAC key file, when records carry an HMAC.
         #[arg(long)]
         hmac_key_file: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+enum ClientCommand {
+    /// Make a client id and secret for a team; prints the secret once, and the entry to add
+    /// to auth.clients (or to the clients.yaml of the Secret the Helm chart reads). Only
+    /// the secret's SHA-256 is ever stored.
+    Create {
+        /// The team whose caller tokens the client gets.
+        #[arg(long)]
+        team: String,
     },
 }
 
@@ -220,6 +235,20 @@ fn main() -> ExitCode {
         .unwrap_or(Command::Serve(ConfigArg { config: None }));
     match command {
         Command::Report(args) => reportgate::client::main(args),
+        Command::Client(ClientCommand::Create { team }) => {
+            // Quotes would break the printed YAML and shell lines.
+            if team.trim().is_empty() || team.chars().any(|c| c.is_control() || "'\"\\".contains(c))
+            {
+                eprintln!("reportgate: --team must be a team name (no quotes or backslashes)");
+                return ExitCode::from(EX_CONFIG);
+            }
+            let (client, secret) = reportgate::auth::clients::create(&team);
+            println!(
+                "{}",
+                reportgate::auth::clients::instructions(&client, &secret)
+            );
+            ExitCode::SUCCESS
+        }
         Command::Config(ConfigCommand::Check(arg)) => match load(arg.config.as_deref()) {
             Ok(s) => {
                 println!(

@@ -136,7 +136,7 @@ fn arbitrary_bearer_tokens_never_panic_the_verifier() {
         "rg",
         crate::secret::Secret::new("s".repeat(32)),
     )];
-    let auth = crate::auth::Authenticator::new(&settings).unwrap();
+    let auth = crate::auth::Authenticator::new(&settings, crate::clock::Clock::default()).unwrap();
     let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig {
         cases: 256,
         ..ProptestConfig::default()

@@ -17,6 +17,9 @@ pub struct Sandbox {
     pub settings: Settings,
     /// A token for the demo caller, whose team may do everything.
     pub token: String,
+    /// Gateway client credentials of the demo team (for SDKs: SAIL_CLIENT_ID/SECRET).
+    pub client_id: String,
+    pub client_secret: String,
 }
 
 fn random_secret() -> Secret {
@@ -47,6 +50,8 @@ impl Sandbox {
             random_secret(),
         )];
         settings.auth.id_signing_key = Some(random_secret());
+        let (client, client_secret) = crate::auth::clients::create("demo");
+        settings.auth.clients = vec![client.clone()];
         settings.policy.teams = vec![NamedTeamPolicy {
             team: "demo".into(),
             policy: TeamPolicy::allow_all(),
@@ -67,6 +72,8 @@ impl Sandbox {
             simulator,
             settings,
             token,
+            client_id: client.id,
+            client_secret,
         })
     }
 
@@ -89,6 +96,8 @@ impl Sandbox {
 
 Try it (bash):
   export TOKEN={token}
+  # SailPoint SDK scripts run unchanged with these (they fetch their token from the gateway)
+  export SAIL_BASE_URL={gw} SAIL_CLIENT_ID={client_id} SAIL_CLIENT_SECRET={client_secret}
   # run an account export; the gateway answers 202 with the report and its id
   ID=$(curl -s -X POST {gw}/v1/reports -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \
         -d '{{"type":"ACCOUNTS","arguments":{{"application":"2c9180835d2e5168015d32f890ca1581","sourceName":"Active Directory"}}}}' \
@@ -103,6 +112,8 @@ Try it (bash):
             sim = self.simulator.base_url(),
             secs = self.simulator.config().report_duration.as_secs(),
             token = self.token,
+            client_id = self.client_id,
+            client_secret = self.client_secret,
             admin = self.gateway.admin_port().unwrap_or(0),
         )
     }

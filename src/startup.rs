@@ -175,7 +175,7 @@ impl Application {
             )),
             lifecycle: lifecycle.clone(),
             shared: shared.clone(),
-            clock,
+            clock: clock.clone(),
         });
         let callbacks = web::Data::new(crate::callbacks::Callbacks::new(
             &settings.callbacks,
@@ -192,9 +192,14 @@ impl Application {
             audit: audit.clone(),
             shared: shared.clone(),
         });
-        let authenticator =
-            web::Data::new(Authenticator::new(&settings.auth).map_err(anyhow::Error::msg)?);
+        let authenticator = web::Data::new(
+            Authenticator::new(&settings.auth, clock.clone()).map_err(anyhow::Error::msg)?,
+        );
         let policy = web::Data::new(Policy::new(&settings.policy));
+        let token_issuer = web::Data::new(routes::oauth::TokenIssuer::new(
+            &settings.auth,
+            clock.clone(),
+        ));
         let idp_tls = crate::upstream::tls::client_config(settings.auth.ca_bundle.as_deref())
             .map_err(anyhow::Error::msg)?;
         let api = {
@@ -209,6 +214,7 @@ impl Application {
                     .app_data(state.clone())
                     .app_data(authenticator.clone())
                     .app_data(policy.clone())
+                    .app_data(token_issuer.clone())
                     .app_data(callbacks.clone())
                     .app_data(limiter.clone())
                     .app_data(audit.clone())

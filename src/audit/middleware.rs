@@ -60,6 +60,8 @@ pub struct AuditNote {
     pub reused_from: Option<String>,
     /// The caller asked for something that is not theirs (answered like a missing report).
     pub denied: bool,
+    /// Why the request was refused, when a code says more than the status.
+    pub reason: Option<&'static str>,
 }
 
 tokio::task_local! {
@@ -170,6 +172,7 @@ pub async fn middleware(
         arguments: note.arguments,
         tracking_id: note.tracking_id,
         reused_from: note.reused_from,
+        reason: note.reason,
         ..base
     };
     if let Err(e) = audit.sink.write(event.line(), mode == Mode::Blocking).await {

@@ -3,12 +3,13 @@
 use super::keys::{static_keys, RemoteJwks, VerifyKey};
 use super::settings::AuthSettings;
 use super::Caller;
+use crate::clock::Clock;
 use base64::Engine;
 use jsonwebtoken::{decode, decode_header, Validation};
 use moka::sync::Cache;
 use serde_json::Value;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 struct Issuer {
     issuer: String,
@@ -37,6 +38,8 @@ pub struct Authenticator {
     cache_ttl: Duration,
     /// Keyed by SHA-256 of the token, so tokens are not kept in memory as keys.
     cache: Cache<[u8; 32], Verified>,
+    /// `exp` and `nbf` are checked against this clock (tests move it forward).
+    clock: Clock,
 }
 
 fn reject(msg: impl Into<String>) -> Rejection {
@@ -68,7 +71,7 @@ fn claim_string(claims: &Value, name: &str) -> Option<String> {
 }
 
 impl Authenticator {
-    pub fn new(settings: &AuthSettings) -> Result<Self, String> {
+    pub fn new(settings: &AuthSettings, clock: Clock) -> Result<Self, String> {
         let issuers = settings
             .issuers
             .iter()
@@ -97,6 +100,7 @@ impl Authenticator {
                 .max_capacity(100_000)
                 .time_to_live(settings.cache_ttl.max(Duration::from_millis(1)))
                 .build(),
+            clock,
         })
     }
 
@@ -109,7 +113,7 @@ impl Authenticator {
             .try_into()
             .expect("sha256 is 32 bytes");
         if let Some(v) = self.cache.get(&digest) {
-            if Instant::now() < v.expires {
+            if self.clock.now() < v.expires {
                 return Ok(v.caller);
             }
             self.cache.invalidate(&digest);
@@ -145,14 +149,38 @@ impl Authenticator {
             v.set_issuer(&[&issuer.issuer]);
             v.set_audience(&issuer.audiences);
             v.set_required_spec_claims(&["exp", "iss", "aud"]);
-            v.validate_nbf = true;
-            v.leeway = self.leeway.as_secs();
+            // exp and nbf are checked below, on the gateway's clock.
+            v.validate_exp = false;
+            v.validate_nbf = false;
             match decode::<Value>(token, &key.key, &v) {
-                Ok(data) => return self.remember(digest, &data.claims),
+                Ok(data) => {
+                    self.check_times(&data.claims)?;
+                    return self.remember(digest, &data.claims);
+                }
                 Err(e) => last = reject(format!("{e}")),
             }
         }
         Err(last)
+    }
+
+    /// `exp` (required) has not passed and `nbf` (optional) has, give or take the leeway.
+    fn check_times(&self, claims: &Value) -> Result<(), Rejection> {
+        let now = self.clock.unix_secs() as f64;
+        let leeway = self.leeway.as_secs() as f64;
+        let exp = claims["exp"]
+            .as_f64()
+            .ok_or_else(|| reject("exp is not a number"))?;
+        if exp < now - leeway {
+            return Err(reject("ExpiredSignature"));
+        }
+        match &claims["nbf"] {
+            Value::Null => Ok(()),
+            v => match v.as_f64() {
+                Some(nbf) if nbf > now + leeway => Err(reject("ImmatureSignature")),
+                Some(_) => Ok(()),
+                None => Err(reject("nbf is not a number")),
+            },
+        }
     }
 
     fn remember(&self, digest: [u8; 32], claims: &Value) -> Result<Arc<Caller>, Rejection> {
@@ -164,17 +192,13 @@ impl Authenticator {
             .and_then(|c| claim_string(claims, c))
             .unwrap_or_else(|| id.clone());
         let caller = Arc::new(Caller { id, team });
-        let exp = claims["exp"].as_u64().unwrap_or(0);
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap_or_default()
-            .as_secs();
-        let remaining = Duration::from_secs(exp.saturating_sub(now));
+        let exp = claims["exp"].as_f64().unwrap_or(0.0) as u64;
+        let remaining = Duration::from_secs(exp.saturating_sub(self.clock.unix_secs()));
         self.cache.insert(
             digest,
             Verified {
                 caller: caller.clone(),
-                expires: Instant::now() + remaining.min(self.cache_ttl),
+                expires: self.clock.now() + remaining.min(self.cache_ttl),
             },
         );
         Ok(caller)

@@ -52,7 +52,7 @@ pub async fn middleware(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
-    if crate::routes::is_open(req.path()) {
+    if crate::routes::is_open(req.path()) || crate::routes::is_token_endpoint(req.path()) {
         return next
             .call(req)
             .await

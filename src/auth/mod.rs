@@ -1,5 +1,6 @@
 //! Callers: who they are (JWT), what they may do (policy), and which reports are theirs
 //! (owner-bound ids).
+pub mod clients;
 mod jwt;
 mod keys;
 mod middleware;

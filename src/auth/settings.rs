@@ -42,6 +42,15 @@ pub struct AuthSettings {
     pub ca_bundle: Option<PathBuf>,
     pub id_signing_key: Option<Secret>,
     pub id_signing_key_file: Option<PathBuf>,
+    /// Gateway client credentials for `POST /oauth/token`.
+    #[serde(default)]
+    pub clients: Vec<super::clients::ClientSettings>,
+    /// More clients, from a YAML file (a mounted Kubernetes Secret).
+    #[serde(default)]
+    pub clients_file: Option<PathBuf>,
+    /// Lifetime of the tokens `POST /oauth/token` issues.
+    #[serde(with = "humantime_serde")]
+    pub client_token_ttl: Duration,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -182,6 +191,10 @@ pub const ALGORITHMS: [&str; 10] = [
 
 impl AuthSettings {
     pub fn read_secret_files(&mut self) -> Result<(), Problem> {
+        if let Some(path) = &self.clients_file {
+            let more = super::clients::read_file("auth.clients_file", path)?;
+            self.clients.extend(more);
+        }
         if let Some(path) = &self.id_signing_key_file {
             self.id_signing_key = Some(secret_from_file("auth.id_signing_key_file", path)?);
         }
@@ -262,6 +275,30 @@ impl AuthSettings {
         }
         if self.caller_claim.trim().is_empty() {
             problems.push(problem("auth.caller_claim", "is required"));
+        }
+        super::clients::validate(&self.clients, problems);
+        if !self.clients.is_empty() {
+            // Issued tokens are signed like `reportgate token`'s and name the client's team.
+            if !self.issuers.iter().any(|i| i.hmac_secret.is_some()) {
+                problems.push(problem(
+                    "auth.clients",
+                    "gateway clients need an issuer with an hmac_secret to sign their tokens",
+                ));
+            }
+            if self.team_claim.is_none() {
+                problems.push(problem(
+                    "auth.clients",
+                    "gateway clients need auth.team_claim (tokens carry the client's team)",
+                ));
+            }
+        }
+        if self.client_token_ttl < Duration::from_secs(60)
+            || self.client_token_ttl > Duration::from_secs(12 * 3600)
+        {
+            problems.push(problem(
+                "auth.client_token_ttl",
+                "must be between 1m and 12h",
+            ));
         }
         if self.max_token_bytes < 256 {
             problems.push(problem("auth.max_token_bytes", "must be at least 256"));

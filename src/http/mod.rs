@@ -1,3 +1,4 @@
 //! Request-level primitives below every middleware and handler: what the router decided about
 //! a request, its per-request context, and header formats.
+pub mod form;
 pub mod retry_after;

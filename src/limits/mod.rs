@@ -2,11 +2,13 @@
 //! (paced, paused on upstream 429s, shared fairly by weight).
 pub mod budget;
 pub mod gcra;
+mod grant_guard;
 mod middleware;
 pub mod peer;
 mod settings;
 
 pub use budget::{BudgetConfig, Refusal, UpstreamBudget};
+pub use grant_guard::GrantGuard;
 pub use middleware::{middleware, TeamLimiter};
 pub use settings::LimitSettings;
 

@@ -3,6 +3,7 @@
 pub(crate) mod filename;
 mod health;
 mod long_poll;
+pub mod oauth;
 mod openapi;
 mod range;
 mod rendered;
@@ -35,6 +36,7 @@ pub use reports::valid_idempotency_key;
 pub fn configure(cfg: &mut web::ServiceConfig) {
     health::configure(cfg);
     openapi::configure(cfg);
+    oauth::configure(cfg);
     reports::configure(cfg);
     sdk::configure(cfg);
 }
@@ -102,6 +104,11 @@ pub fn is_open(path: &str) -> bool {
     matches!(path, "/healthz" | "/readyz" | "/openapi.json")
 }
 
+/// The token endpoint: called without a bearer token (it hands them out), but audited.
+pub fn is_token_endpoint(path: &str) -> bool {
+    path == "/oauth/token"
+}
+
 /// What a request is, from its method and path alone: the route pattern (a bounded metric
 /// label), the API family and the audit action. String work only, no regex: it runs on
 /// every request, before and apart from actix's router.
@@ -116,6 +123,12 @@ pub fn classify(
         ("v3", r)
     } else if let Some(r) = path.strip_prefix("/reports/v1") {
         ("reports-v1", r)
+    } else if is_token_endpoint(path) {
+        return (
+            "/oauth/token",
+            "oauth",
+            if post { "token" } else { "other" },
+        );
     } else {
         let route = match path {
             "/healthz" => "/healthz",

@@ -7,7 +7,6 @@ use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -88,48 +87,18 @@ pub(super) fn authenticate(
     })
 }
 
-/// Parses `multipart/form-data` text fields, enough for `curl --form` token requests.
-fn multipart_fields(content_type: &str, body: &[u8]) -> HashMap<String, String> {
-    let mut out = HashMap::new();
-    let Some(boundary) = content_type.split("boundary=").nth(1) else {
-        return out;
-    };
-    let boundary = format!("--{}", boundary.trim_matches('"'));
-    let text = String::from_utf8_lossy(body);
-    for part in text.split(boundary.as_str()) {
-        let Some((head, value)) = part.split_once("\r\n\r\n") else {
-            continue;
-        };
-        if let Some(name) = head
-            .split("name=\"")
-            .nth(1)
-            .and_then(|s| s.split('"').next())
-        {
-            out.insert(name.to_owned(), value.trim_end_matches("\r\n").to_owned());
-        }
-    }
-    out
-}
-
 pub(super) async fn token(state: State, req: HttpRequest, body: web::Bytes) -> HttpResponse {
     state.counters.bump(Op::Token);
     if let Err(resp) = apply_fault(&state, Op::Token).await {
         return resp;
     }
     // Credentials may come in the query string, the body, or both (the CLI mixes them).
-    let mut params: HashMap<String, String> =
-        serde_urlencoded::from_str(req.query_string()).unwrap_or_default();
     let ct = req
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
-    let from_body: HashMap<String, String> = if ct.starts_with("multipart/form-data") {
-        multipart_fields(ct, &body)
-    } else {
-        serde_urlencoded::from_bytes(&body).unwrap_or_default()
-    };
-    params.extend(from_body);
+    let params = crate::http::form::token_params(req.query_string(), ct, &body);
     let grant = params.get("grant_type").map(|g| g.to_ascii_lowercase());
     if grant.as_deref() != Some("client_credentials") {
         return HttpResponse::BadRequest().json(json!({

@@ -1,5 +1,6 @@
 use awc::http::StatusCode;
 use bytes::Bytes;
+use reportgate::auth::clients::{sha256_hex, ClientSettings};
 use reportgate::auth::mint::mint;
 use reportgate::auth::settings::{IssuerSettings, NamedTeamPolicy, TeamPolicy};
 use reportgate::clock::Clock;
@@ -25,6 +26,9 @@ pub struct TestApp {
 }
 
 pub const TEST_HMAC_SECRET: &str = "test-hmac-secret-of-at-least-32-bytes!!";
+/// Gateway client credentials of team `test-team` (POST /oauth/token).
+pub const TEST_CLIENT_ID: &str = "rgc_test0123456789abcdef01";
+pub const TEST_CLIENT_SECRET: &str = "rgs_test-client-secret-0123456789abcdef0123456789abcdef";
 pub const TEST_ISSUER: &str = "https://idp.test";
 
 /// A token from the test issuer for `sub` in `team`.
@@ -85,6 +89,11 @@ pub fn settings_for(sim: &SimulatorHandle) -> Settings {
     s.policy.teams = vec![NamedTeamPolicy {
         team: "test-team".into(),
         policy: TeamPolicy::allow_all(),
+    }];
+    s.auth.clients = vec![ClientSettings {
+        id: TEST_CLIENT_ID.into(),
+        team: "test-team".into(),
+        secret_sha256: sha256_hex(TEST_CLIENT_SECRET),
     }];
     s
 }

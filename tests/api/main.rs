@@ -15,6 +15,7 @@ mod helpers;
 mod https;
 mod limits;
 mod long_polls;
+mod oauth;
 mod observability;
 mod policy;
 mod ranges;

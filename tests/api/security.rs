@@ -66,9 +66,11 @@ async fn secrets_never_appear_in_logs() {
     let config = std::env::temp_dir().join(format!("rg-logs-{}-{port}.yaml", std::process::id()));
     let yaml = format!(
         "auth:\n  issuers:\n    - issuer: {}\n      audiences: [reportgate]\n      hmac_secret: {}\n\
+         \x20 clients:\n    - {{id: log-test-gw-client, team: test-team, secret_sha256: \"{}\"}}\n\
          policy:\n  teams:\n    - team: test-team\n      run: ['*']\n",
         crate::helpers::TEST_ISSUER,
-        crate::helpers::TEST_HMAC_SECRET
+        crate::helpers::TEST_HMAC_SECRET,
+        reportgate::auth::clients::sha256_hex("GWSECRET-of-the-gateway-client"),
     );
     std::fs::write(&config, yaml).unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_reportgate"))
@@ -149,6 +151,34 @@ async fn secrets_never_appear_in_logs() {
         .await
         .unwrap();
     assert_eq!(r.status(), 401);
+    // Gateway client credentials: in the query string (as the TypeScript SDK sends them),
+    // then a wrong one in a form body (refused, logged and audited by client id only).
+    let mut r = http
+        .post(format!(
+            "{base}/oauth/token?grant_type=client_credentials&client_id=log-test-gw-client&client_secret=GWSECRET-of-the-gateway-client"
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let granted: serde_json::Value = r.json().await.unwrap();
+    let r = http
+        .get(format!("{base}/v1/reports/{id}"))
+        .bearer_auth(granted["access_token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let r = http
+        .post(format!("{base}/oauth/token"))
+        .send_form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", "log-test-gw-client"),
+            ("client_secret", "GWSECRET-mistyped"),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
     child.kill().unwrap();
     child.wait().unwrap();
     let logs = stderr.join().unwrap() + &stdout.join().unwrap();
@@ -157,6 +187,11 @@ async fn secrets_never_appear_in_logs() {
         "trace logs were captured"
     );
     assert!(!logs.contains("TOPSECRET"), "client secret leaked");
+    assert!(!logs.contains("GWSECRET"), "a gateway client secret leaked");
+    assert!(
+        logs.contains("client credentials refused") && logs.contains("log-test-gw-client"),
+        "the refused grant is logged by client id"
+    );
     assert!(!logs.contains("eyJ"), "an access or caller token leaked");
     assert!(
         !logs.contains("SIGNINGKEY") && !logs.contains(crate::helpers::TEST_HMAC_SECRET),

@@ -102,6 +102,9 @@ log:
   {{- toYaml $log | nindent 2 }}
 auth:
   {{- $auth := merge (dict "id_signing_key_file" "/var/run/secrets/reportgate/id-signing-key") .Values.auth }}
+  {{- if .Values.clients.existingSecret }}
+  {{- $_ := set $auth "clients_file" "/var/run/secrets/reportgate-clients/clients.yaml" }}
+  {{- end }}
   {{- toYaml $auth | nindent 2 }}
 policy:
   {{- toYaml .Values.policy | nindent 2 }}

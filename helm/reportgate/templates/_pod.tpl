@@ -106,6 +106,11 @@ spec:
           mountPath: /var/run/secrets/reportgate-redis-ca
           readOnly: true
         {{- end }}
+        {{- if .Values.clients.existingSecret }}
+        - name: clients
+          mountPath: /var/run/secrets/reportgate-clients
+          readOnly: true
+        {{- end }}
         {{- with .Values.extraVolumeMounts }}
         {{- toYaml . | nindent 8 }}
         {{- end }}
@@ -131,6 +136,14 @@ spec:
         items:
           - key: {{ .Values.redis.caSecret.key }}
             path: ca.crt
+    {{- end }}
+    {{- if .Values.clients.existingSecret }}
+    - name: clients
+      secret:
+        secretName: {{ .Values.clients.existingSecret }}
+        items:
+          - key: {{ .Values.clients.key }}
+            path: clients.yaml
     {{- end }}
     {{- if and .Values.audit.file.enabled (not (include "reportgate.statefulSet" .)) }}
     - name: audit
