@@ -39,6 +39,29 @@ pub enum UpstreamError {
     CancelNeedsPat,
 }
 
+impl UpstreamError {
+    /// The `trackingId` of an upstream error body (what SailPoint support asks for), kept to
+    /// the characters a tracking id has (hex, dashes) and 64 of them, so nothing odd is echoed.
+    pub fn tracking_id(&self) -> Option<String> {
+        match self {
+            Self::Status { body, .. } => tracking_id_of(body),
+            _ => None,
+        }
+    }
+}
+
+/// See [`UpstreamError::tracking_id`].
+pub fn tracking_id_of(body: &[u8]) -> Option<String> {
+    let v: serde_json::Value = serde_json::from_slice(body).ok()?;
+    let t: String = v["trackingId"]
+        .as_str()?
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
+        .take(64)
+        .collect();
+    (!t.is_empty()).then_some(t)
+}
+
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum GatewayError {
     /// 400: the caller sent something invalid.
@@ -97,6 +120,14 @@ impl GatewayError {
     /// 500 for `e` (kept as the source, for the log; never shown to the caller).
     pub fn internal(e: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
         Self::Internal(e.into().into())
+    }
+
+    /// The upstream failure behind this error, if that is what it is.
+    pub fn upstream(&self) -> Option<&UpstreamError> {
+        match self {
+            Self::Upstream(e) => Some(e),
+            _ => None,
+        }
     }
 
     pub fn report_not_found() -> Self {
@@ -247,11 +278,16 @@ impl ResponseError for GatewayError {
         let (code, message) = self.code_and_message();
         let mut resp = HttpResponse::build(self.status_code());
         add_headers(self, &mut resp);
-        resp.json(json!({
+        let mut body = json!({
             "error": code,
             "message": message,
             "requestId": request_id::current(),
-        }))
+        });
+        // Beside the gateway's own id: the one SailPoint support can look up.
+        if let Some(t) = self.upstream().and_then(UpstreamError::tracking_id) {
+            body["upstreamTrackingId"] = json!(t);
+        }
+        resp.json(body)
     }
 }
 

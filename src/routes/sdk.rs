@@ -97,11 +97,13 @@ impl ResponseError for SdkError {
                     status.as_u16(),
                     status.canonical_reason().unwrap_or("")
                 );
-                resp.json(ErrorResponseDto::new(
-                    detail.trim(),
-                    &request_id::current(),
-                    message,
-                ))
+                // Upstream's own tracking id when upstream failed (what SailPoint support
+                // asks for); the gateway's request id otherwise (also in X-Request-Id).
+                let tracking = e
+                    .upstream()
+                    .and_then(UpstreamError::tracking_id)
+                    .unwrap_or_else(request_id::current);
+                resp.json(ErrorResponseDto::new(detail.trim(), &tracking, message))
             }
         }
     }

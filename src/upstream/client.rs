@@ -415,15 +415,8 @@ impl IdentityNow {
             .map_err(|_| UpstreamError::Timeout("response body timed out".into()))?
             .map_err(|e| UpstreamError::BadResponse(format!("reading body: {e}")))?;
         if !status.is_success() {
-            if let Ok(v) = serde_json::from_slice::<serde_json::Value>(&body) {
-                if let Some(t) = v["trackingId"].as_str() {
-                    let t: String = t
-                        .chars()
-                        .filter(|c| c.is_ascii_alphanumeric())
-                        .take(64)
-                        .collect();
-                    crate::audit::note(|n| n.tracking_id = Some(t));
-                }
+            if let Some(t) = crate::error::tracking_id_of(&body) {
+                crate::audit::note(|n| n.tracking_id = Some(t));
             }
             return Err(UpstreamError::Status {
                 status,

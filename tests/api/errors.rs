@@ -154,3 +154,56 @@ async fn a_well_formed_request_id_is_kept_and_a_hostile_one_replaced() {
     assert_eq!(id.len(), 32);
     assert!(id.chars().all(|c| c.is_ascii_hexdigit()));
 }
+
+/// The trackingId of the audit record of `action` (what the simulator sent).
+async fn audited_tracking_id(app: &crate::helpers::TestApp, n: usize, action: &str) -> String {
+    app.audit_records(n)
+        .await
+        .into_iter()
+        .rev()
+        .find(|r| r["action"] == action)
+        .and_then(|r| r["trackingId"].as_str().map(str::to_owned))
+        .unwrap_or_else(|| panic!("no {action} record with a trackingId"))
+}
+
+#[actix_rt::test]
+async fn a_v1_error_from_upstream_carries_upstreams_tracking_id_beside_the_request_id() {
+    let app = spawn_app().await;
+    app.sim
+        .fail_next(Op::Run, FaultAction::Status { status: 500 }, 1);
+    let r = app.run(r#"{"type":"IDENTITIES"}"#).await;
+    assert_error(&r, 502, "upstream_error");
+    let tracking = r.json()["upstreamTrackingId"].as_str().unwrap().to_owned();
+    assert_eq!(tracking.len(), 32, "{tracking}");
+    assert_ne!(Some(&tracking), r.header("x-request-id").as_ref());
+    assert_eq!(tracking, audited_tracking_id(&app, 1, "run").await);
+    // A gateway refusal has no upstream tracking id.
+    let r = app.run(r#"{"type":"PAYROLL"}"#).await;
+    assert_error(&r, 400, "invalid_argument");
+    assert!(r.json().get("upstreamTrackingId").is_none());
+}
+
+#[actix_rt::test]
+async fn sdk_path_errors_from_upstream_keep_its_tracking_id_as_upstream_sends_it() {
+    let app = spawn_app().await;
+    let run = r#"{"reportType":"IDENTITIES","arguments":{"correlatedOnly":true}}"#;
+    // A 5xx becomes 502 in upstream's ErrorResponseDto shape, with upstream's trackingId.
+    app.sim
+        .fail_next(Op::Run, FaultAction::Status { status: 500 }, 1);
+    let r = app.request("POST", "/v3/reports/run", Some(run)).await;
+    assert_eq!(r.status, 502);
+    assert_eq!(r.json()["detailCode"], "502 Bad Gateway");
+    let tracking = r.json()["trackingId"].as_str().unwrap().to_owned();
+    assert_ne!(Some(&tracking), r.header("x-request-id").as_ref());
+    assert_eq!(tracking, audited_tracking_id(&app, 1, "sdk_run").await);
+    // A 4xx passes through as upstream sent it.
+    app.sim
+        .fail_next(Op::Run, FaultAction::Status { status: 400 }, 1);
+    let r = app.request("POST", "/reports/v1/run", Some(run)).await;
+    assert_eq!(r.status, 400);
+    assert_eq!(r.json()["detailCode"], "400.1 Bad Request Content");
+    assert_eq!(
+        r.json()["trackingId"].as_str().unwrap(),
+        audited_tracking_id(&app, 2, "sdk_run").await
+    );
+}
