@@ -153,6 +153,27 @@ impl Settings {
         }
     }
 
+    /// Plain-http URLs to hosts other than loopback that `insecure_http: true` let through:
+    /// (key, URL as shown), each warned about at start.
+    pub fn insecure_urls(&self) -> Vec<(String, String)> {
+        let insecure = |raw: &str| {
+            url::Url::parse(raw)
+                .ok()
+                .filter(crate::urls::is_insecure)
+                .map(|u| crate::urls::shown(u.as_str()))
+        };
+        let mut found = Vec::new();
+        if let Some(u) = insecure(&self.tenant.base_url) {
+            found.push(("tenant.base_url".to_owned(), u));
+        }
+        for (i, iss) in self.auth.issuers.iter().enumerate() {
+            if let Some(u) = iss.jwks_url.as_deref().and_then(insecure) {
+                found.push((format!("auth.issuers[{i}].jwks_url"), u));
+            }
+        }
+        found
+    }
+
     /// The effective configuration as YAML-ish JSON, secrets redacted.
     pub fn redacted(&self) -> serde_json::Value {
         let mut v = serde_json::to_value(self).expect("settings serialize");

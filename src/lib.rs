@@ -27,4 +27,5 @@ pub mod simulator;
 pub mod startup;
 pub mod telemetry;
 pub mod upstream;
+pub mod urls;
 pub mod wire;

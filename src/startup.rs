@@ -140,6 +140,14 @@ impl Application {
         listener: TcpListener,
     ) -> anyhow::Result<Self> {
         let port = listener.local_addr()?.port();
+        for (key, url) in settings.insecure_urls() {
+            tracing::warn!(
+                key = %key,
+                url = %url,
+                "plain http to a host other than loopback (insecure_http: true): \
+                 a network attacker can read or forge this traffic"
+            );
+        }
         let metrics = web::Data::new(Metrics::new(
             settings.policy.teams.iter().map(|t| t.team.clone()),
         ));

@@ -69,6 +69,9 @@ pub struct IssuerSettings {
     pub jwks_file: Option<PathBuf>,
     #[serde(default)]
     pub jwks_url: Option<String>,
+    /// Allows a plain `http://` jwks_url to a host other than loopback (warned at start).
+    #[serde(default)]
+    pub insecure_http: bool,
     #[serde(default = "default_refresh", with = "humantime_serde")]
     pub jwks_refresh: Duration,
     /// Unknown `kid`s trigger a refetch at most this often.
@@ -88,6 +91,7 @@ impl IssuerSettings {
             public_keys: vec![],
             jwks_file: None,
             jwks_url: None,
+            insecure_http: false,
             jwks_refresh: default_refresh(),
             jwks_min_refetch: default_min_refetch(),
         }
@@ -268,7 +272,9 @@ impl AuthSettings {
             }
             if let Some(u) = &iss.jwks_url {
                 match url::Url::parse(u) {
-                    Ok(u) if matches!(u.scheme(), "http" | "https") => {}
+                    Ok(u) if matches!(u.scheme(), "http" | "https") => problems.extend(
+                        crate::urls::require_https(&key("jwks_url"), &u, iss.insecure_http),
+                    ),
                     _ => problems.push(problem(key("jwks_url"), "must be an http(s) URL")),
                 }
             }

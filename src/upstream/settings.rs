@@ -8,6 +8,9 @@ use std::time::Duration;
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TenantSettings {
     pub base_url: String,
+    /// Allows a plain `http://` base_url to a host other than loopback (warned at start).
+    #[serde(default)]
+    pub insecure_http: bool,
     pub client_id: String,
     pub client_secret: Option<Secret>,
     pub client_secret_file: Option<PathBuf>,
@@ -55,7 +58,11 @@ impl TenantSettings {
                 "tenant.base_url",
                 "must be the tenant origin without /v3 (reportgate adds the version)",
             )),
-            Ok(_) => {}
+            Ok(u) => problems.extend(crate::urls::require_https(
+                "tenant.base_url",
+                &u,
+                t.insecure_http,
+            )),
         }
         if t.client_id.trim().is_empty() {
             problems.push(problem("tenant.client_id", "is required"));

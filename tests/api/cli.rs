@@ -1,6 +1,6 @@
 use std::process::Command;
 
-fn reportgate() -> Command {
+pub fn reportgate() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_reportgate"));
     // Start from a clean slate: no inherited REPORTGATE_* settings.
     for (k, _) in std::env::vars() {

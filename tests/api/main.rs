@@ -7,6 +7,7 @@ mod auth;
 mod caching;
 mod callbacks;
 mod cli;
+mod config_checks;
 mod deadlines;
 mod errors;
 mod faults;
