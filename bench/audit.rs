@@ -21,6 +21,8 @@ fn settings(file: PathBuf) -> AuditSettings {
         stdout: false,
         file: Some(file),
         max_file_bytes: u64::MAX,
+        max_files: usize::MAX,
+        max_total_bytes: u64::MAX,
         max_backlog: 100_000,
         modes: Modes {
             run: Mode::Blocking,

@@ -59,6 +59,9 @@ pub struct Metrics {
     pub audit_write_seconds: Histogram,
     pub audit_backlog: IntGauge,
     pub audit_dropped: IntCounter,
+    pub audit_retained_bytes: IntGauge,
+    pub audit_retained_limit: IntGauge,
+    pub audit_pruned_files: IntCounter,
     pub token_valid: IntGauge,
     pub token_failures: IntGauge,
     pub downloads_in_flight: IntGauge,
@@ -290,6 +293,30 @@ impl Metrics {
                 )
                 .unwrap(),
             ),
+            audit_retained_bytes: reg(
+                &r,
+                IntGauge::new(
+                    "audit_retained_bytes",
+                    "Bytes of audit files on disk: the current file and the rotated ones kept.",
+                )
+                .unwrap(),
+            ),
+            audit_retained_limit: reg(
+                &r,
+                IntGauge::new(
+                    "audit_retained_bytes_limit",
+                    "audit.max_total_bytes: past it the oldest rotated files are deleted (0: no file sink).",
+                )
+                .unwrap(),
+            ),
+            audit_pruned_files: reg(
+                &r,
+                IntCounter::new(
+                    "audit_pruned_files_total",
+                    "Rotated audit files deleted by the retention caps (audit.max_files, max_total_bytes).",
+                )
+                .unwrap(),
+            ),
             token_valid: reg(
                 &r,
                 IntGauge::new(
@@ -440,6 +467,14 @@ impl Metrics {
         sync(&self.audit_dropped, stats.dropped.load(Ordering::Relaxed));
         self.audit_backlog
             .set(stats.backlog.load(Ordering::Relaxed) as i64);
+        self.audit_retained_bytes
+            .set(stats.retained_bytes.load(Ordering::Relaxed) as i64);
+        self.audit_retained_limit
+            .set(state.audit.retention_limit() as i64);
+        sync(
+            &self.audit_pruned_files,
+            stats.pruned_files.load(Ordering::Relaxed),
+        );
         let mut out = Vec::new();
         TextEncoder::new()
             .encode(&self.registry.gather(), &mut out)

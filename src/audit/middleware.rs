@@ -31,6 +31,14 @@ impl Audit {
         }
     }
 
+    /// The byte cap on audit files (`audit.max_total_bytes`), 0 without a file sink.
+    pub fn retention_limit(&self) -> u64 {
+        match self.settings.file {
+            Some(_) => self.settings.max_total_bytes,
+            None => 0,
+        }
+    }
+
     pub fn upstream_auditable(&self) -> bool {
         self.settings.upstream_auditable
     }

@@ -4,6 +4,7 @@
 pub(crate) mod chain;
 mod event;
 mod middleware;
+mod retention;
 mod settings;
 mod sink;
 pub mod verify;

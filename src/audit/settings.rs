@@ -30,6 +30,10 @@ pub struct AuditSettings {
     /// An append-only JSONL file; rotated past `max_file_bytes`, the chain continues.
     pub file: Option<PathBuf>,
     pub max_file_bytes: u64,
+    /// Rotated files kept; the oldest are deleted past this...
+    pub max_files: usize,
+    /// ...or when they and the current file hold more than this many bytes.
+    pub max_total_bytes: u64,
     /// Batch records held while the file cannot be written; more are dropped and counted.
     pub max_backlog: usize,
     pub modes: Modes,
@@ -60,6 +64,12 @@ impl AuditSettings {
         }
         if self.max_file_bytes < 4096 {
             problems.push(problem("audit.max_file_bytes", "must be at least 4096"));
+        }
+        if self.max_total_bytes < self.max_file_bytes.saturating_mul(2) {
+            problems.push(problem(
+                "audit.max_total_bytes",
+                "must be at least twice max_file_bytes (the current file and one rotated)",
+            ));
         }
     }
 }

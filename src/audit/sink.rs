@@ -3,6 +3,7 @@
 //! is blocking, then acknowledges. A failing file makes the sink unhealthy (readiness false,
 //! blocking actions refused) and keeps unwritten records in a bounded backlog for retry.
 use super::chain::{self, Hex64, GENESIS};
+use super::retention::{self, Retention};
 use super::AuditSettings;
 use std::collections::VecDeque;
 use std::fs::{File, OpenOptions};
@@ -32,6 +33,9 @@ pub struct SinkStats {
     pub last_write_micros: AtomicU64,
     pub backlog: AtomicU64,
     pub dropped: AtomicU64,
+    /// Bytes of audit files on disk (current and rotated), and rotated files deleted.
+    pub retained_bytes: AtomicU64,
+    pub pruned_files: AtomicU64,
 }
 
 /// The queue between request handlers and the writer. Batch records are pushed without
@@ -135,6 +139,7 @@ struct Writer {
     key: Option<ring::hmac::Key>,
     file: Option<File>,
     size: u64,
+    retention: Option<Retention>,
     prev: Hex64,
     /// Records not yet on disk, and whether a caller waits for each.
     backlog: VecDeque<(String, bool)>,
@@ -179,6 +184,10 @@ impl Writer {
                 .map(|k| ring::hmac::Key::new(ring::hmac::HMAC_SHA256, k.expose().as_bytes())),
             file: None,
             size: 0,
+            retention: s
+                .file
+                .as_deref()
+                .map(|p| Retention::scan(p, s.max_files, s.max_total_bytes)),
             prev,
             backlog: VecDeque::new(),
             backlog_max: s.max_backlog,
@@ -192,7 +201,19 @@ impl Writer {
         if w.path.is_some() && w.open().is_err() {
             w.healthy.store(false, Ordering::Relaxed);
         }
+        w.prune();
         w
+    }
+
+    /// Applies the retention caps and publishes the bytes kept.
+    fn prune(&mut self) {
+        if let Some(r) = self.retention.as_mut() {
+            let pruned = r.prune(self.size);
+            self.stats.pruned_files.fetch_add(pruned, Ordering::Relaxed);
+            self.stats
+                .retained_bytes
+                .store(r.retained(self.size), Ordering::Relaxed);
+        }
     }
 
     fn open(&mut self) -> std::io::Result<()> {
@@ -218,9 +239,16 @@ impl Writer {
     fn rotate(&mut self) -> std::io::Result<()> {
         let path = self.path.clone().expect("file sink");
         self.file = None;
-        let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%S%.6fZ");
-        std::fs::rename(&path, path.with_extension(format!("jsonl.{stamp}")))?;
-        self.open()
+        let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%S%.6fZ").to_string();
+        let rotated = retention::rotated_name(&path, &stamp);
+        std::fs::rename(&path, &rotated)?;
+        if let Some(r) = self.retention.as_mut() {
+            r.add(rotated, self.size);
+        }
+        self.size = 0;
+        self.open()?;
+        self.prune();
+        Ok(())
     }
 
     /// Writes the backlog; the chain advances only for lines that reached the file. The
@@ -368,6 +396,11 @@ impl Writer {
             self.stats
                 .backlog
                 .store(self.backlog.len() as u64, Ordering::Relaxed);
+            if let Some(r) = &self.retention {
+                self.stats
+                    .retained_bytes
+                    .store(r.retained(self.size), Ordering::Relaxed);
+            }
             match &result {
                 Ok(()) => {
                     self.stats

@@ -3,6 +3,7 @@
 mod abandon;
 mod alerts;
 mod audit;
+mod audit_retention;
 mod auth;
 mod caching;
 mod callbacks;
