@@ -24,6 +24,7 @@ fn settings(file: PathBuf) -> AuditSettings {
         max_files: usize::MAX,
         max_total_bytes: u64::MAX,
         max_backlog: 100_000,
+        anonymous_interval: std::time::Duration::from_secs(60),
         modes: Modes {
             run: Mode::Blocking,
             status: Mode::Batch,

@@ -41,6 +41,8 @@ pub struct Metrics {
     pub budget_queue: IntGauge,
     pub caller_wait: HistogramVec,
     pub rejections: IntCounterVec,
+    /// Requests refused before anyone was identified, by reason.
+    pub anonymous_refusals: IntCounterVec,
     pub abandoned: IntCounterVec,
     pub team_held: IntGauge,
     pub token_refreshes: IntCounterVec,
@@ -202,6 +204,12 @@ impl Metrics {
                 "rate_limit_rejections_total",
                 "Requests answered 429 by team and reason.",
                 &["team", "reason"],
+            ),
+            anonymous_refusals: counter(
+                "anonymous_refusals_total",
+                "Requests refused before anyone was identified, by reason (no_token, \
+                 malformed_credential, invalid_token, rate_limited: over the per-address limit).",
+                &["reason"],
             ),
             abandoned: counter(
                 "abandoned_requests_total",
@@ -384,6 +392,14 @@ impl Metrics {
         }
         for answer in ["fresh", "reused", "joined"] {
             self.report_runs.with_label_values(&[answer]);
+        }
+        for reason in [
+            "no_token",
+            "malformed_credential",
+            "invalid_token",
+            "rate_limited",
+        ] {
+            self.anonymous_refusals.with_label_values(&[reason]);
         }
         let teams = self.teams.iter().map(String::as_str).chain(["other"]);
         for team in teams {

@@ -168,6 +168,11 @@ impl Application {
             &settings.audit,
             Some(metrics.audit_write_seconds.clone()),
         ));
+        audit.clone().into_inner().start_refusal_records();
+        let guard = web::Data::new(limits::anonymous::AddressGuard::new(
+            settings.limits.anonymous_rate,
+            settings.limits.anonymous_burst,
+        ));
         let signing_key = settings
             .auth
             .id_signing_key
@@ -225,6 +230,7 @@ impl Application {
                     .app_data(token_issuer.clone())
                     .app_data(callbacks.clone())
                     .app_data(limiter.clone())
+                    .app_data(guard.clone())
                     .app_data(audit.clone())
                     .app_data(metrics.clone())
                     .app_data(web::Data::new(IdpClient(
@@ -238,6 +244,7 @@ impl Application {
                     .wrap(from_fn(limits::middleware))
                     .wrap(from_fn(auth::middleware))
                     .wrap(from_fn(audit::middleware))
+                    .wrap(from_fn(limits::anonymous::middleware))
                     .wrap(from_fn(metrics::middleware))
                     .wrap(TracingLogger::<GatewaySpan>::new())
                     .wrap(from_fn(request_id::middleware))
@@ -337,6 +344,7 @@ impl Application {
         }
         let result = server.await;
         // Everything buffered reaches the audit sinks before the process exits.
+        audit.flush_refusals();
         audit.sink.flush().await;
         result
     }

@@ -20,6 +20,8 @@ use std::time::Instant;
 
 pub struct Audit {
     pub sink: Sink,
+    /// Anonymous refusals, counted per address and reason, written once per interval.
+    pub refusals: super::refusals::Refusals,
     settings: AuditSettings,
 }
 
@@ -27,7 +29,20 @@ impl Audit {
     pub fn new(settings: &AuditSettings, latency: Option<prometheus::Histogram>) -> Self {
         Self {
             sink: Sink::start(settings, latency),
+            refusals: Default::default(),
             settings: settings.clone(),
+        }
+    }
+
+    /// Starts writing the anonymous-refusal records every `audit.anonymous_interval`.
+    pub fn start_refusal_records(self: &Arc<Self>) {
+        super::refusals::start_flushing(Arc::downgrade(self), self.settings.anonymous_interval);
+    }
+
+    /// Queues the anonymous-refusal records counted since the last call (batch mode).
+    pub fn flush_refusals(&self) {
+        for line in self.refusals.take_lines() {
+            self.sink.enqueue(line);
         }
     }
 
@@ -159,6 +174,10 @@ pub async fn middleware(
     let res = res?.map_into_boxed_body();
     let caller = res.request().extensions().get::<Arc<Caller>>().cloned();
     let status = res.status().as_u16();
+    if status == 401 && caller.is_none() {
+        // Counted in aggregate by the per-address guard (limits::anonymous), not one by one.
+        return Ok(res);
+    }
     let download = action.ends_with("download") && res.status().is_success();
     let event = Event {
         caller: caller

@@ -4,6 +4,7 @@
 pub(crate) mod chain;
 mod event;
 mod middleware;
+pub mod refusals;
 mod retention;
 mod settings;
 mod sink;

@@ -36,6 +36,10 @@ pub struct AuditSettings {
     pub max_total_bytes: u64,
     /// Batch records held while the file cannot be written; more are dropped and counted.
     pub max_backlog: usize,
+    /// Requests refused before anyone was identified are written as one record per client
+    /// address and reason per this interval, with a count.
+    #[serde(with = "humantime_serde")]
+    pub anonymous_interval: std::time::Duration,
     pub modes: Modes,
     /// Adds an HMAC of each record's hash (verify with the same key).
     pub hmac_key: Option<Secret>,
@@ -57,6 +61,12 @@ impl AuditSettings {
             problems.push(problem(
                 "audit.stdout",
                 "at least one sink is required (stdout or file)",
+            ));
+        }
+        if self.anonymous_interval.is_zero() {
+            problems.push(problem(
+                "audit.anonymous_interval",
+                "must be greater than 0",
             ));
         }
         if self.max_backlog == 0 {

@@ -104,6 +104,20 @@ impl Authenticator {
         })
     }
 
+    /// Whether `token` was verified recently and is still valid: a lookup, no verification.
+    pub fn is_cached(&self, token: &str) -> bool {
+        if token.len() > self.max_token_bytes {
+            return false;
+        }
+        let digest: [u8; 32] = ring::digest::digest(&ring::digest::SHA256, token.as_bytes())
+            .as_ref()
+            .try_into()
+            .expect("sha256 is 32 bytes");
+        self.cache
+            .get(&digest)
+            .is_some_and(|v| Instant::now() < v.expires)
+    }
+
     pub async fn verify(&self, token: &str, http: &awc::Client) -> Result<Arc<Caller>, Rejection> {
         if token.len() > self.max_token_bytes {
             return Err(reject("token too large"));

@@ -13,13 +13,54 @@ use std::sync::Arc;
 /// The per-worker HTTP client used to fetch JWKS documents.
 pub struct IdpClient(pub awc::Client);
 
+/// Why a request was refused before anyone was identified; left in the request's extensions
+/// for the per-address guard, which counts and audits these in aggregate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Refusal {
+    /// No `Authorization` header.
+    NoToken,
+    /// An `Authorization` header that is not one well-formed Bearer credential.
+    MalformedCredential,
+    /// A Bearer token that did not verify.
+    InvalidToken,
+    /// Over the per-address limit of refused requests: 429 before the token was looked at.
+    RateLimited,
+}
+
+impl Refusal {
+    pub const ALL: [Refusal; 4] = [
+        Self::NoToken,
+        Self::MalformedCredential,
+        Self::InvalidToken,
+        Self::RateLimited,
+    ];
+
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::NoToken => "no_token",
+            Self::MalformedCredential => "malformed_credential",
+            Self::InvalidToken => "invalid_token",
+            Self::RateLimited => "rate_limited",
+        }
+    }
+
+    /// The audit outcome and status of such a refusal.
+    pub fn outcome(self) -> (&'static str, u16) {
+        match self {
+            Self::RateLimited => ("rate_limited", 429),
+            _ => ("unauthenticated", 401),
+        }
+    }
+}
+
 pub fn is_sdk_path(path: &str) -> bool {
     path.starts_with("/v3/") || path.starts_with("/reports/v1/")
 }
 
-fn bearer(req: &ServiceRequest) -> Result<&str, &'static str> {
+/// The one Bearer token of a request, or why there is none.
+pub fn bearer(req: &ServiceRequest) -> Result<&str, &'static str> {
     let mut values = req.headers().get_all(header::AUTHORIZATION);
-    let value = values.next().ok_or("no Authorization header")?;
+    let value = values.next().ok_or(NO_AUTHORIZATION)?;
     if values.next().is_some() {
         return Err("more than one Authorization header");
     }
@@ -48,6 +89,8 @@ fn unauthenticated(sdk: bool) -> HttpResponse {
     }
 }
 
+const NO_AUTHORIZATION: &str = "no Authorization header";
+
 pub async fn middleware(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
@@ -68,13 +111,18 @@ pub async fn middleware(
         .cloned()
         .expect("idp client configured");
     let verified = match bearer(&req) {
-        Ok(token) => auth.verify(token, &idp.0).await.map_err(|r| r.0),
-        Err(why) => Err(why.to_owned()),
+        Ok(token) => auth
+            .verify(token, &idp.0)
+            .await
+            .map_err(|r| (Refusal::InvalidToken, r.0)),
+        Err(NO_AUTHORIZATION) => Err((Refusal::NoToken, NO_AUTHORIZATION.to_owned())),
+        Err(why) => Err((Refusal::MalformedCredential, why.to_owned())),
     };
     let caller: Arc<Caller> = match verified {
         Ok(c) => c,
-        Err(reason) => {
+        Err((refusal, reason)) => {
             tracing::debug!(%reason, "caller token refused");
+            req.extensions_mut().insert(refusal);
             return Ok(req.into_response(unauthenticated(sdk)));
         }
     };

@@ -1,5 +1,6 @@
 //! Rate limits: each team's own limit (held, then 429) and the one shared upstream budget
 //! (paced, paused on upstream 429s, shared fairly by weight).
+pub mod anonymous;
 pub mod budget;
 pub mod gcra;
 mod grant_guard;

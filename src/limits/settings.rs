@@ -26,6 +26,10 @@ pub struct LimitSettings {
     pub max_wait: Duration,
     pub queue_per_team: usize,
     pub queue_global: usize,
+    /// Requests refused authentication per client address: sustained per second...
+    pub anonymous_rate: f64,
+    /// ...and at once; past these the address gets 429 before its token is looked at.
+    pub anonymous_burst: u32,
 }
 
 impl LimitSettings {
@@ -54,6 +58,15 @@ impl LimitSettings {
         }
         if self.queue_per_team == 0 || self.queue_global == 0 {
             p("queue_per_team", "queues must hold at least one request");
+        }
+        if !(self.anonymous_rate > 0.0 && self.anonymous_rate.is_finite()) {
+            p(
+                "anonymous_rate",
+                "must be a positive number of requests per second",
+            );
+        }
+        if self.anonymous_burst == 0 {
+            p("anonymous_burst", "must be at least 1");
         }
         if self.retry_after_cap.is_zero() {
             p("retry_after_cap", "must be greater than 0");

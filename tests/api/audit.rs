@@ -96,6 +96,7 @@ async fn denied_and_unauthenticated_attempts_are_recorded() {
         .start()
         .unwrap();
     let mut settings = settings_for(&sim);
+    settings.audit.anonymous_interval = Duration::from_millis(100);
     settings
         .policy
         .teams
@@ -124,6 +125,7 @@ async fn denied_and_unauthenticated_attempts_are_recorded() {
     let anonymous = app
         .raw_request("GET", &format!("/v1/reports/{id}"), None, &[])
         .await;
+    assert_eq!(anonymous.status, 401);
     let records = app.audit_records(4).await;
     let one = |r: &crate::helpers::Response| {
         by_request(&records, &r.header("x-request-id").unwrap()).remove(0)
@@ -144,14 +146,26 @@ async fn denied_and_unauthenticated_attempts_are_recorded() {
         (Some("denied"), Some(404)),
         "probing someone's report is a denial"
     );
-    let a = one(&anonymous);
+    // Anonymous refusals are recorded in aggregate: per address and reason, with a count.
+    let a = records
+        .iter()
+        .find(|r| r["action"] == "anonymous_refusals")
+        .expect("the aggregate record of the anonymous attempt");
     assert_eq!(
         (
             a["outcome"].as_str(),
             a["caller"].as_str(),
-            a["status"].as_u64()
+            a["status"].as_u64(),
+            a["reason"].as_str(),
+            a["count"].as_u64()
         ),
-        (Some("unauthenticated"), Some("anonymous"), Some(401))
+        (
+            Some("unauthenticated"),
+            Some("anonymous"),
+            Some(401),
+            Some("no_token"),
+            Some(1)
+        )
     );
 }
 

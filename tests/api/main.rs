@@ -2,6 +2,7 @@
 //! port 0.
 mod abandon;
 mod alerts;
+mod anonymous;
 mod audit;
 mod audit_retention;
 mod auth;
