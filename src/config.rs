@@ -61,14 +61,69 @@ impl Settings {
     /// Loads the layers. `env` is passed in (not read here) so that tests never touch the
     /// process environment.
     pub fn load(file: Option<&Path>, env: &HashMap<String, String>) -> Result<Self, Vec<Problem>> {
-        let mut settings = Self::layers(file, env)?;
-        settings.read_secret_files()?;
-        settings.validate()?;
-        Ok(settings)
+        let raw = Self::raw(file, env)?;
+        // Unknown keys are reported with whatever else is wrong, not instead of it.
+        let mut problems = Vec::new();
+        if let Ok(tree) = raw.clone().try_deserialize::<serde_json::Value>() {
+            crate::strict::unknown_keys(&tree, &Self::known_keys(), "", &mut problems);
+            vocabulary(&tree, &mut problems);
+        }
+        let mut settings = match Self::typed(raw) {
+            Ok(s) => s,
+            Err(p) => {
+                // serde's own word on a value already reported (with the choices) is dropped.
+                let known: Vec<String> = problems.iter().map(|p| p.key.clone()).collect();
+                problems.extend(p.into_iter().filter(|p| !known.contains(&p.key)));
+                return Err(problems);
+            }
+        };
+        if let Err(mut p) = settings.read_secret_files() {
+            problems.append(&mut p);
+            return Err(problems);
+        }
+        if let Err(mut p) = settings.validate() {
+            problems.append(&mut p);
+        }
+        match problems.is_empty() {
+            true => Ok(settings),
+            false => Err(problems),
+        }
+    }
+
+    /// Every key the configuration knows, as a tree: the defaults, with one entry of each
+    /// list and each optional section filled in as a template.
+    fn known_keys() -> serde_json::Value {
+        use crate::auth::settings::{IssuerSettings, NamedTeamPolicy, PemKeySettings, TeamPolicy};
+        let mut s = Self::defaults();
+        let mut issuer = IssuerSettings::hmac("", "", crate::secret::Secret::new(String::new()));
+        issuer.public_keys = vec![PemKeySettings {
+            file: Default::default(),
+            algorithm: String::new(),
+            kid: None,
+        }];
+        s.auth.issuers = vec![issuer];
+        let webhook = Some(Default::default());
+        s.policy.default.webhook = webhook.clone();
+        s.policy.teams = vec![NamedTeamPolicy {
+            team: String::new(),
+            policy: TeamPolicy {
+                webhook,
+                ..TeamPolicy::allow_all()
+            },
+        }];
+        serde_json::to_value(s).expect("settings serialize")
     }
 
     /// The merged layers, before secret files are read and before validation.
     fn layers(file: Option<&Path>, env: &HashMap<String, String>) -> Result<Self, Vec<Problem>> {
+        Self::typed(Self::raw(file, env)?)
+    }
+
+    /// The layers merged, untyped.
+    fn raw(
+        file: Option<&Path>,
+        env: &HashMap<String, String>,
+    ) -> Result<config::Config, Vec<Problem>> {
         let mut builder = config::Config::builder()
             .add_source(config::File::from_str(DEFAULTS, config::FileFormat::Yaml));
         if let Some(path) = file {
@@ -91,9 +146,13 @@ impl Settings {
                 .separator("__")
                 .source(Some(env)),
         );
-        let raw = builder
+        builder
             .build()
-            .map_err(|e| vec![problem("config", e.to_string())])?;
+            .map_err(|e| vec![problem("config", e.to_string())])
+    }
+
+    /// The merged layers as settings (serde's first error only, with its key).
+    fn typed(raw: config::Config) -> Result<Self, Vec<Problem>> {
         let mut settings: Settings = raw.try_deserialize().map_err(|e| {
             let msg = e.to_string();
             // config's messages end with `for key "a.b"`: lift the key out.
@@ -145,6 +204,8 @@ impl Settings {
             ));
         } else if let Err(e) = tracing_subscriber::EnvFilter::try_new(&self.log.level) {
             problems.push(problem("log.level", format!("is not a valid filter: {e}")));
+        } else if let Err(m) = check_levels(&self.log.level) {
+            problems.push(problem("log.level", m));
         }
         if problems.is_empty() {
             Ok(())
@@ -177,12 +238,73 @@ impl Settings {
     /// The effective configuration as YAML-ish JSON, secrets redacted.
     pub fn redacted(&self) -> serde_json::Value {
         let mut v = serde_json::to_value(self).expect("settings serialize");
-        // Secrets serialize as [REDACTED]; a password written into the Redis URL would not.
-        if let Some(url) = self.redis.url.as_deref() {
-            v["redis"]["url"] = crate::shared::redact_url(url).into();
-        }
+        // Secrets serialize as [REDACTED]; credentials inside a URL (userinfo, a token in the
+        // query) would not: every URL is shown without them.
+        strip_urls(&mut v);
         v
     }
+}
+
+/// Values from a fixed set, checked all at once before typing (serde stops at the first, and
+/// says "variant constructor").
+fn vocabulary(tree: &serde_json::Value, problems: &mut Vec<Problem>) {
+    const MODES: &[&str] = &["batch", "blocking"];
+    let sets: [(&str, &[&str]); 7] = [
+        ("log.format", &["json", "pretty"]),
+        ("policy.ownership", &["team", "caller"]),
+        ("audit.modes.run", MODES),
+        ("audit.modes.status", MODES),
+        ("audit.modes.download", MODES),
+        ("audit.modes.cancel", MODES),
+        ("audit.modes.other", MODES),
+    ];
+    for (key, allowed) in sets {
+        let pointer = format!("/{}", key.replace('.', "/"));
+        let Some(value) = tree.pointer(&pointer) else {
+            continue;
+        };
+        let text = value
+            .as_str()
+            .map_or_else(|| value.to_string(), str::to_owned);
+        if !allowed.contains(&text.as_str()) {
+            let hint = crate::strict::nearest(&text, allowed.iter().copied())
+                .map(|n| format!(" (did you mean `{n}`?)"))
+                .unwrap_or_default();
+            problems.push(problem(
+                key,
+                format!("{text:?} is not one of {}{hint}", allowed.join(", ")),
+            ));
+        }
+    }
+}
+
+fn strip_urls(v: &mut serde_json::Value) {
+    match v {
+        serde_json::Value::String(s) if s.contains("://") => *s = crate::urls::shown(s),
+        serde_json::Value::Array(items) => items.iter_mut().for_each(strip_urls),
+        serde_json::Value::Object(map) => map.values_mut().for_each(strip_urls),
+        _ => {}
+    }
+}
+
+const LEVELS: [&str; 6] = ["off", "error", "warn", "info", "debug", "trace"];
+
+/// Each directive of a filter is a level or `target=level`. tracing accepts a bare word as a
+/// target at every level, so `verbose` passed and then logged nothing the operator meant.
+fn check_levels(filter: &str) -> Result<(), String> {
+    for directive in filter.split(',').map(str::trim).filter(|d| !d.is_empty()) {
+        let level = directive.rsplit_once('=').map_or(directive, |(_, l)| l);
+        if !LEVELS.contains(&level.to_ascii_lowercase().as_str()) {
+            let hint = crate::strict::nearest(level, LEVELS.into_iter())
+                .map(|l| format!(" (did you mean `{l}`?)"))
+                .unwrap_or_default();
+            return Err(format!(
+                "{directive:?} is not a level{hint}: use one of {} or target=level",
+                LEVELS.join(", ")
+            ));
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -35,10 +35,18 @@ pub fn require_https(key: &str, url: &Url, insecure_http: bool) -> Option<Proble
     })
 }
 
-/// A URL as it may be printed: without userinfo, query or fragment. Anything that does not
-/// parse as a URL with a host is returned unchanged.
+/// A URL as it may be printed: without userinfo, query or fragment. A URL without them, or
+/// a value that is no URL at all, is returned as written.
 pub fn shown(raw: &str) -> String {
     match Url::parse(raw) {
+        Ok(u)
+            if u.username().is_empty()
+                && u.password().is_none()
+                && u.query().is_none()
+                && u.fragment().is_none() =>
+        {
+            raw.to_owned()
+        }
         Ok(mut u) if u.has_host() => {
             let _ = u.set_username("");
             let _ = u.set_password(None);
@@ -46,6 +54,8 @@ pub fn shown(raw: &str) -> String {
             u.set_fragment(None);
             u.to_string()
         }
+        // It may still hold credentials; nothing of it is shown.
+        Err(_) if raw.contains("://") => "[unparseable URL]".into(),
         _ => raw.to_owned(),
     }
 }
@@ -81,5 +91,11 @@ mod tests {
             "https://idp.example.com/keys"
         );
         assert_eq!(shown("not a url"), "not a url");
+        assert_eq!(shown("redis://:pw@:x"), "[unparseable URL]");
+        assert_eq!(shown("https://idp.example.com"), "https://idp.example.com");
+        assert_eq!(
+            shown("redis://:pw@cache:6379/0?x=1"),
+            "redis://cache:6379/0"
+        );
     }
 }

@@ -189,13 +189,15 @@ impl RemoteJwks {
         self.state.write().unwrap().last_attempt = Some(Instant::now());
         match self.fetch(http).await {
             Ok(keys) => {
-                tracing::info!(url = %self.url, keys = keys.len(), "fetched JWKS");
+                tracing::info!(url = %crate::urls::shown(&self.url), keys = keys.len(), "fetched JWKS");
                 let mut s = self.state.write().unwrap();
                 s.keys = keys;
                 s.fetched_at = Some(Instant::now());
             }
             // Keep the keys we had: an IdP blip must not log everyone out.
-            Err(e) => tracing::warn!(url = %self.url, error = %e, "JWKS fetch failed"),
+            Err(e) => {
+                tracing::warn!(url = %crate::urls::shown(&self.url), error = %e, "JWKS fetch failed")
+            }
         }
     }
 

@@ -223,6 +223,16 @@ impl AuthSettings {
             if iss.issuer.trim().is_empty() {
                 problems.push(problem(key("issuer"), "is required"));
             }
+            // Tokens are matched to an issuer by `iss`: a second entry would never be used.
+            if let Some(first) = self.issuers[..i]
+                .iter()
+                .position(|o| o.issuer == iss.issuer)
+            {
+                problems.push(problem(
+                    key("issuer"),
+                    format!("duplicates auth.issuers[{first}] ({})", iss.issuer),
+                ));
+            }
             if iss.audiences.is_empty() {
                 problems.push(problem(
                     key("audiences"),
@@ -350,6 +360,13 @@ impl PolicySettings {
         for (i, t) in self.teams.iter().enumerate() {
             if t.team.trim().is_empty() {
                 problems.push(problem(format!("policy.teams[{i}].team"), "is required"));
+            }
+            // The first entry of a name wins: a second would silently not apply.
+            if let Some(first) = self.teams[..i].iter().position(|o| o.team == t.team) {
+                problems.push(problem(
+                    format!("policy.teams[{i}].team"),
+                    format!("duplicates policy.teams[{first}] ({})", t.team),
+                ));
             }
             check(format!("policy.teams[{i}]"), &t.policy, problems);
             if let Some(w) = &t.policy.webhook {

@@ -111,3 +111,81 @@ fn serve_warns_at_start_about_each_url_allowed_as_plain_http() {
     assert!(warning.contains("WARN"), "{warning}");
     assert!(warning.contains("tenant.base_url"), "{warning}");
 }
+
+#[test]
+fn config_check_lists_every_unknown_key_duplicate_and_bad_level_with_the_nearest_name_and_exits_64()
+{
+    // Arrange: typos in three sections, a duplicate team and issuer, a level that is not one.
+    let path = config_file(
+        "https://acme.api.identitynow.com",
+        "  base_ur: https://typo.example.com\n",
+        "    - issuer: https://idp.example.com\n      audiences: [other]\n      \
+         hmac_secret: another-hmac-secret-that-is-long-enough\n",
+        "limits:\n  upstream_saftey: 0.5\nlog:\n  level: verbose\n  format: text\n\
+         policy:\n  teams:\n    - team: finance\n      source: [abc]\n    - team: finance\n",
+    );
+
+    // Act
+    let out = reportgate()
+        .args(["config", "check", "--config"])
+        .arg(&path)
+        .env("REPORTGATE__AUDIT__MAX_FILE_BYTE", "4096")
+        .output()
+        .unwrap();
+
+    // Assert
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(64), "{err}");
+    for line in [
+        "tenant.base_ur: is not a known key; did you mean `base_url`?",
+        "limits.upstream_saftey: is not a known key; did you mean `upstream_safety`?",
+        "policy.teams[0].source: is not a known key; did you mean `sources`?",
+        "audit.max_file_byte: is not a known key; did you mean `max_file_bytes`?",
+        "log.format: \"text\" is not one of json, pretty",
+    ] {
+        assert!(err.contains(line), "{line:?} missing in:\n{err}");
+    }
+    // Validation runs once the layers are typed: the same file with a known format.
+    let fixed = std::fs::read_to_string(&path)
+        .unwrap()
+        .replace("format: text", "format: json");
+    std::fs::write(&path, fixed).unwrap();
+    let out = check(&path);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(64), "{err}");
+    for line in [
+        "policy.teams[1].team: duplicates policy.teams[0] (finance)",
+        "auth.issuers[1].issuer: duplicates auth.issuers[0] (https://idp.example.com)",
+        "log.level: \"verbose\" is not a level",
+        "limits.upstream_saftey: is not a known key",
+    ] {
+        assert!(err.contains(line), "{line:?} missing in:\n{err}");
+    }
+    assert!(!err.contains("panicked"));
+}
+
+#[test]
+fn config_check_never_prints_userinfo_or_query_strings_of_urls() {
+    // Arrange
+    let path = config_file(
+        "https://acme.api.identitynow.com",
+        "",
+        "      jwks_url: https://jwks-user:jwks-pass@login.example.com/certs?token=query-secret\n",
+        "",
+    );
+
+    // Act
+    let out = check(&path);
+
+    // Assert
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let shown: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        shown["auth"]["issuers"][0]["jwks_url"],
+        "https://login.example.com/certs"
+    );
+    let printed = String::from_utf8_lossy(&out.stdout);
+    for secret in ["jwks-user", "jwks-pass", "query-secret"] {
+        assert!(!printed.contains(secret), "{secret} printed");
+    }
+}
