@@ -56,6 +56,9 @@ COPY --from=build /src/target/release/reportgate /usr/local/bin/reportgate
 COPY --from=build /src/config/default.yaml /etc/reportgate/config.yaml
 USER 10001:10001
 ENV REPORTGATE_CONFIG=/etc/reportgate/config.yaml
+# The binary's admin listener defaults to loopback; in a container the pod address is meant
+# (the Helm chart sets it too), or probes and scrapes could not reach it.
+ENV REPORTGATE__ADMIN__LISTEN=0.0.0.0:9464
 # API and admin (metrics, health).
 EXPOSE 8080 9464
 ENTRYPOINT ["/usr/local/bin/reportgate"]

@@ -189,3 +189,16 @@ fn config_check_never_prints_userinfo_or_query_strings_of_urls() {
         assert!(!printed.contains(secret), "{secret} printed");
     }
 }
+
+#[test]
+fn the_admin_listener_is_on_loopback_unless_configured_otherwise() {
+    // Arrange / Act
+    let out = check(&config_file("https://acme.api.identitynow.com", "", "", ""));
+
+    // Assert: metrics name teams and routes; the chart sets the pod address explicitly.
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let shown: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(shown["admin"]["listen"], "127.0.0.1:9464");
+    let chart = std::fs::read_to_string("helm/reportgate/templates/_helpers.tpl").unwrap();
+    assert!(chart.contains("listen: \"0.0.0.0:{{ .Values.service.metricsPort }}\""));
+}
