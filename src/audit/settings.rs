@@ -57,6 +57,9 @@ impl AuditSettings {
     }
 
     pub fn validate(&self, problems: &mut Vec<Problem>) {
+        if let Some(m) = self.file.as_deref().and_then(not_a_regular_file) {
+            problems.push(problem("audit.file", m));
+        }
         if !self.stdout && self.file.is_none() {
             problems.push(problem(
                 "audit.stdout",
@@ -81,5 +84,17 @@ impl AuditSettings {
                 "must be at least twice max_file_bytes (the current file and one rotated)",
             ));
         }
+    }
+}
+
+/// Why `path` cannot be the audit file, if it exists and is anything but a regular file (a
+/// device such as /dev/full made start-up read forever, a FIFO blocks, a directory fails).
+pub(crate) fn not_a_regular_file(path: &std::path::Path) -> Option<String> {
+    match std::fs::metadata(path) {
+        Ok(m) if !m.is_file() => Some(format!(
+            "{} must be a regular file (or not exist yet)",
+            path.display()
+        )),
+        _ => None,
     }
 }

@@ -153,8 +153,12 @@ struct Writer {
     ends: Vec<(usize, Hex64)>,
 }
 
-/// The hash of the last complete line of an existing file, so the chain continues.
+/// The hash of the last complete line of an existing file, so the chain continues. Only a
+/// regular file is read: a device such as /dev/full reads forever.
 fn last_hash(path: &Path) -> Option<Hex64> {
+    if !std::fs::metadata(path).ok()?.is_file() {
+        return None;
+    }
     let file = File::open(path).ok()?;
     let mut last = None;
     for line in BufReader::new(file).lines().map_while(Result::ok) {
@@ -218,7 +222,16 @@ impl Writer {
 
     fn open(&mut self) -> std::io::Result<()> {
         let path = self.path.as_ref().expect("file sink");
-        let mut f = OpenOptions::new().create(true).append(true).open(path)?;
+        if let Some(problem) = super::settings::not_a_regular_file(path) {
+            return Err(std::io::Error::other(problem));
+        }
+        // Owner only: records name callers, teams and report arguments.
+        use std::os::unix::fs::OpenOptionsExt;
+        let mut f = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .mode(0o600)
+            .open(path)?;
         self.size = f.metadata()?.len();
         // A crash can leave a partial last line: end it so the next record starts clean.
         if self.size > 0 {

@@ -55,3 +55,43 @@ async fn rotated_audit_files_are_pruned_past_the_count_and_byte_caps_and_the_kep
     );
     assert!(value(&metrics, "reportgate_audit_pruned_files_total").unwrap() >= 3.0);
 }
+
+#[actix_rt::test]
+async fn audit_files_are_readable_by_their_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    // Arrange
+    let app = spawn_with(Simulator::builder().report_duration(Duration::ZERO), |_| {}).await;
+
+    // Act: a blocking record is on disk when the run is answered.
+    let r = app.run(r#"{"type":"IDENTITIES"}"#).await;
+
+    // Assert
+    assert_eq!(r.status, 202, "{}", r.text());
+    let file = app.settings.audit.file.clone().unwrap();
+    let mode = std::fs::metadata(&file).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600, "{mode:o}");
+}
+
+#[test]
+fn an_audit_file_that_is_not_a_regular_file_is_refused_at_start() {
+    // Arrange
+    let path = crate::config_checks::config_file("https://acme.api.identitynow.com", "", "", "");
+
+    // Act: /dev/full reads zeros forever and refuses every write.
+    let out = crate::cli::reportgate()
+        .args(["serve", "--config"])
+        .arg(&path)
+        .env("REPORTGATE__AUDIT__FILE", "/dev/full")
+        .env("REPORTGATE__SERVER__LISTEN", "127.0.0.1:0")
+        .env("REPORTGATE__ADMIN__LISTEN", "127.0.0.1:0")
+        .output()
+        .unwrap();
+
+    // Assert
+    let err = crate::config_checks::stderr(&out);
+    assert_eq!(out.status.code(), Some(64), "{err}");
+    assert!(
+        err.contains("audit.file: /dev/full must be a regular file"),
+        "{err}"
+    );
+}
