@@ -10,8 +10,8 @@ pub fn init(format: LogFormat, level: &str, otlp: Option<(&str, &str)>) {
     let filter = std::env::var("RUST_LOG")
         .ok()
         .filter(|v| v.is_ascii())
-        .and_then(|v| EnvFilter::try_new(v).ok())
-        .unwrap_or_else(|| EnvFilter::new(level));
+        .and_then(|v| EnvFilter::try_new(quiet(&v)).ok())
+        .unwrap_or_else(|| EnvFilter::new(quiet(level)));
     let fmt = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
     let fmt = match format {
         LogFormat::Json => fmt
@@ -36,6 +36,17 @@ pub fn init(format: LogFormat, level: &str, otlp: Option<(&str, &str)>) {
         .with(fmt)
         .with(otlp)
         .try_init();
+}
+
+/// actix-http logs every malformed request at error level ("stream error: ..."), one line per
+/// connection anyone can open: an anonymous log flood. Off unless the filter names actix_http
+/// itself (to debug a client). The caller sees its 400 either way.
+fn quiet(filter: &str) -> String {
+    if filter.contains("actix_http") {
+        filter.to_owned()
+    } else {
+        format!("{filter},actix_http::h1::dispatcher=off")
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

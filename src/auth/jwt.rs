@@ -42,8 +42,10 @@ pub struct Authenticator {
     clock: Clock,
 }
 
+/// Reasons quote what the token says (its header's alg, kid, iss): escaped here, so that no
+/// control character or line break of an anonymous caller's choosing reaches a log as is.
 fn reject(msg: impl Into<String>) -> Rejection {
-    Rejection(msg.into())
+    Rejection(msg.into().escape_debug().to_string())
 }
 
 /// The `iss` claim before verification, only to choose which keys to verify with.

@@ -17,6 +17,7 @@ mod fidelity;
 mod helpers;
 mod https;
 mod limits;
+mod log_floods;
 mod long_polls;
 mod oauth;
 mod observability;
