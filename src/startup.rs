@@ -113,6 +113,21 @@ impl RootSpanBuilder for GatewaySpan {
 #[derive(Default)]
 pub struct Lifecycle {
     pub draining: AtomicBool,
+    /// The last readiness answered: 0 none yet, 1 ready, 2 not ready.
+    readiness: std::sync::atomic::AtomicU8,
+}
+
+impl Lifecycle {
+    /// Logs readiness when it changes, not at every probe (anyone can call `/readyz`).
+    pub fn note_readiness(&self, serving: Result<(), &'static str>) {
+        let now = if serving.is_ok() { 1 } else { 2 };
+        let before = self.readiness.swap(now, Ordering::Relaxed);
+        match (before, serving) {
+            (b, _) if b == now => {}
+            (_, Ok(())) => tracing::info!("readiness: ready"),
+            (_, Err(reason)) => tracing::warn!(reason, "readiness: not ready"),
+        }
+    }
 }
 
 /// What the metrics endpoint reads at scrape time.

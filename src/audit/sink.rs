@@ -202,8 +202,11 @@ impl Writer {
             buf: Vec::new(),
             ends: Vec::new(),
         };
-        if w.path.is_some() && w.open().is_err() {
-            w.healthy.store(false, Ordering::Relaxed);
+        if w.path.is_some() {
+            if let Err(e) = w.open() {
+                w.healthy.store(false, Ordering::Relaxed);
+                tracing::error!(error = %e, "audit file cannot be opened; blocking actions are refused until a write succeeds");
+            }
         }
         w.prune();
         w
@@ -419,14 +422,22 @@ impl Writer {
                     self.stats
                         .writes
                         .fetch_add(acks.len().max(1) as u64, Ordering::Relaxed);
-                    self.healthy.store(true, Ordering::Relaxed);
+                    if !self.healthy.swap(true, Ordering::Relaxed) {
+                        tracing::info!("audit writes succeed again");
+                    }
                 }
                 Err(e) => {
                     // Callers waiting on these get 503 and a new record says so; these go.
                     self.backlog.retain(|(_, blocking)| !blocking);
                     self.stats.failures.fetch_add(1, Ordering::Relaxed);
-                    self.healthy.store(false, Ordering::Relaxed);
-                    tracing::error!(error = %e, "audit write failed");
+                    // Logged when writes start failing, not at every retry: while the disk is
+                    // full, each batch (every few milliseconds under load) fails again.
+                    // reportgate_audit_failures_total counts every one.
+                    if self.healthy.swap(false, Ordering::Relaxed) {
+                        tracing::error!(error = %e, "audit write failed");
+                    } else {
+                        tracing::debug!(error = %e, "audit write failed again");
+                    }
                 }
             }
             for ack in acks {

@@ -67,6 +67,7 @@ pub async fn readyz(
     state: web::Data<AppState>,
 ) -> HttpResponse {
     let serving = serving(&state, &audit);
+    state.lifecycle.note_readiness(serving);
     if serving.is_ok() {
         warm_token(&upstream).await;
     }

@@ -8,6 +8,11 @@ use std::time::{Duration, Instant};
 
 /// Starts `serve` (pretty logs, `rust_log`), waits until it answers, returns it and its port.
 fn serve(rust_log: &str) -> (Child, u16) {
+    serve_with(rust_log, "")
+}
+
+/// `serve` with `extra` YAML sections appended to the configuration.
+fn serve_with(rust_log: &str, extra: &str) -> (Child, u16) {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -18,7 +23,7 @@ fn serve(rust_log: &str) -> (Child, u16) {
         "",
         "",
         &format!(
-            "server:\n  listen: 127.0.0.1:{port}\nadmin:\n  listen: null\nlog:\n  format: pretty\n"
+            "server:\n  listen: 127.0.0.1:{port}\nadmin:\n  listen: null\nlog:\n  format: pretty\n{extra}"
         ),
     );
     let mut cmd = crate::cli::reportgate();
@@ -113,4 +118,44 @@ fn a_token_header_never_reaches_the_log_unescaped() {
         !log.contains("FORGED LOG LINE \u{1b}"),
         "a raw escape reached the log"
     );
+}
+
+#[test]
+fn a_failing_audit_file_and_readiness_are_logged_when_they_change_not_at_every_request() {
+    // Arrange: the audit file's directory does not exist, so every write fails.
+    let dir = std::env::temp_dir().join(format!("rg-gone-{}", crate::helpers::unknown_id()));
+    let (child, port) = serve_with(
+        "",
+        &format!(
+            "audit:\n  stdout: false\n  file: {}\n",
+            dir.join("audit.jsonl").display()
+        ),
+    );
+
+    // Act: anonymous runs (each refused by the failing audit, its record retried) and probes.
+    for _ in 0..20 {
+        let answer = send(
+            port,
+            b"POST /v1/reports HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}",
+        );
+        assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    for _ in 0..10 {
+        let answer = send(
+            port,
+            b"GET /readyz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        );
+        assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
+    }
+
+    // Assert
+    let log = stop(child);
+    let count = |needle: &str| log.lines().filter(|l| l.contains(needle)).count();
+    assert_eq!(
+        count("audit write failed") + count("audit file cannot be opened"),
+        1,
+        "{log}"
+    );
+    assert_eq!(count("readiness: not ready"), 1, "{log}");
 }
