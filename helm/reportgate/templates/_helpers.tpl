@@ -134,6 +134,8 @@ audit:
   stdout: {{ .Values.audit.stdout }}
   {{- if .Values.audit.file.enabled }}
   file: /var/lib/reportgate/audit/audit.jsonl
+  max_files: {{ .Values.audit.file.maxFiles | int64 }}
+  max_total_bytes: {{ .Values.audit.file.maxTotalBytes | int64 }}
   {{- end }}
   {{- if include "reportgate.auditHmac" . }}
   hmac_key_file: /var/run/secrets/reportgate/audit-hmac-key
