@@ -208,7 +208,8 @@ impl Metrics {
             anonymous_refusals: counter(
                 "anonymous_refusals_total",
                 "Requests refused before anyone was identified, by reason (no_token, \
-                 malformed_credential, invalid_token, rate_limited: over the per-address limit).",
+                 malformed_credential, invalid_token, rate_limited: over the per-address limit, \
+                 audit_unavailable: a blocking action refused while the audit file fails).",
                 &["reason"],
             ),
             abandoned: counter(
@@ -398,6 +399,7 @@ impl Metrics {
             "malformed_credential",
             "invalid_token",
             "rate_limited",
+            "audit_unavailable",
         ] {
             self.anonymous_refusals.with_label_values(&[reason]);
         }

@@ -161,8 +161,28 @@ pub async fn middleware(
         reused_from: None,
     };
     if mode == Mode::Blocking && !audit.sink.healthy() {
-        // Fail closed: nothing goes upstream while the record could not be kept.
-        let _ = audit.sink.write(base.refused().line(), false).await;
+        // Fail closed: nothing goes upstream while the record could not be kept. Only a
+        // caller known from a recently verified token gets a record of its own; the rest are
+        // anonymous and counted per address by the guard, so an anonymous flood cannot fill
+        // the backlog that holds identified callers' records until the file is back.
+        let known = crate::auth::bearer(&req).ok().and_then(|token| {
+            req.app_data::<web::Data<crate::auth::Authenticator>>()
+                .and_then(|a| a.cached_caller(token))
+        });
+        match known {
+            Some(c) => {
+                let event = Event {
+                    caller: c.id.clone(),
+                    team: c.team.clone(),
+                    ..base
+                };
+                let _ = audit.sink.write(event.refused().line(), false).await;
+            }
+            None => {
+                req.extensions_mut()
+                    .insert(crate::auth::Refusal::AuditUnavailable);
+            }
+        }
         return Ok(req.into_response(audit_unavailable()));
     }
     let (res, note) = NOTE

@@ -106,10 +106,11 @@ impl Authenticator {
         })
     }
 
-    /// Whether `token` was verified recently and is still valid: a lookup, no verification.
-    pub fn is_cached(&self, token: &str) -> bool {
+    /// The caller of `token` if it was verified recently and is still valid: a lookup, no
+    /// verification.
+    pub fn cached_caller(&self, token: &str) -> Option<Arc<Caller>> {
         if token.len() > self.max_token_bytes {
-            return false;
+            return None;
         }
         let digest: [u8; 32] = ring::digest::digest(&ring::digest::SHA256, token.as_bytes())
             .as_ref()
@@ -117,7 +118,8 @@ impl Authenticator {
             .expect("sha256 is 32 bytes");
         self.cache
             .get(&digest)
-            .is_some_and(|v| Instant::now() < v.expires)
+            .filter(|v| Instant::now() < v.expires)
+            .map(|v| v.caller)
     }
 
     pub async fn verify(&self, token: &str, http: &awc::Client) -> Result<Arc<Caller>, Rejection> {

@@ -25,22 +25,19 @@ pub enum Refusal {
     InvalidToken,
     /// Over the per-address limit of refused requests: 429 before the token was looked at.
     RateLimited,
+    /// A blocking action refused (503) because the audit file cannot be written, from a
+    /// caller not known from a recently verified token.
+    AuditUnavailable,
 }
 
 impl Refusal {
-    pub const ALL: [Refusal; 4] = [
-        Self::NoToken,
-        Self::MalformedCredential,
-        Self::InvalidToken,
-        Self::RateLimited,
-    ];
-
     pub fn code(self) -> &'static str {
         match self {
             Self::NoToken => "no_token",
             Self::MalformedCredential => "malformed_credential",
             Self::InvalidToken => "invalid_token",
             Self::RateLimited => "rate_limited",
+            Self::AuditUnavailable => "audit_unavailable",
         }
     }
 
@@ -48,6 +45,7 @@ impl Refusal {
     pub fn outcome(self) -> (&'static str, u16) {
         match self {
             Self::RateLimited => ("rate_limited", 429),
+            Self::AuditUnavailable => ("error", 503),
             _ => ("unauthenticated", 401),
         }
     }

@@ -90,7 +90,7 @@ pub async fn middleware(
     if !wait.is_zero() {
         let known = crate::auth::bearer(&req).is_ok_and(|token| {
             req.app_data::<web::Data<Authenticator>>()
-                .is_some_and(|a| a.is_cached(token))
+                .is_some_and(|a| a.cached_caller(token).is_some())
         });
         if !known {
             audit.refusals.count(Some(addr), Reason::RateLimited);

@@ -14,6 +14,20 @@ async fn spawn_limited(burst: u32) -> TestApp {
     .await
 }
 
+/// The audit backlog once the writer has tried its batches: polled (bounded) until it holds
+/// at least `n` records, then read once more after the writer's batch window has passed.
+async fn backlog_reaching(app: &TestApp, n: f64) -> f64 {
+    let read = || async { value(&scrape(app).await, "reportgate_audit_backlog_records").unwrap() };
+    for _ in 0..100 {
+        if read().await >= n {
+            break;
+        }
+        actix_rt::time::sleep(Duration::from_millis(20)).await;
+    }
+    actix_rt::time::sleep(Duration::from_millis(50)).await;
+    read().await
+}
+
 /// Waits (bounded) until the aggregate records written count `n` refusals in all (they may
 /// be spread over several intervals).
 async fn refusal_records(app: &TestApp, n: u64) -> Vec<Value> {
@@ -149,4 +163,41 @@ async fn anonymous_refusals_are_audited_as_one_record_per_address_and_reason_wit
         "{}",
         String::from_utf8_lossy(&out.stdout)
     );
+}
+
+#[actix_rt::test]
+async fn while_the_audit_file_fails_anonymous_runs_are_counted_not_queued_ahead_of_known_callers() {
+    // Arrange: the audit file's directory does not exist, so every write fails and waits in
+    // the backlog; alice's token is verified before (a status read is batch, so it passes).
+    let dir = std::env::temp_dir().join(format!("rg-gone-{}", crate::helpers::unknown_id()));
+    let app = spawn_with(Simulator::builder().report_duration(Duration::ZERO), |s| {
+        s.audit.file = Some(dir.join("audit.jsonl"));
+        s.audit.anonymous_interval = Duration::from_secs(3600);
+    })
+    .await;
+    assert_eq!(app.status(&crate::helpers::unknown_id()).await.status, 404);
+    let before = backlog_reaching(&app, 1.0).await;
+    assert_eq!(before, 1.0, "the status read's record waits");
+
+    // Act
+    for _ in 0..20 {
+        let r = app
+            .raw_request("POST", "/v1/reports", Some("{}"), &[])
+            .await;
+        assert_error(&r, 503, "audit_unavailable");
+    }
+    let known = app.run(r#"{"type":"IDENTITIES"}"#).await;
+
+    // Assert: fail-closed for everyone, one backlog record for alice's refused run only.
+    assert_error(&known, 503, "audit_unavailable");
+    assert_eq!(backlog_reaching(&app, 2.0).await, 2.0);
+    let metrics = scrape(&app).await;
+    assert_eq!(
+        value(
+            &metrics,
+            r#"reportgate_anonymous_refusals_total{reason="audit_unavailable"}"#
+        ),
+        Some(20.0)
+    );
+    assert_eq!(app.sim.counters().api_calls(), 1);
 }
