@@ -13,6 +13,11 @@ fn serve(rust_log: &str) -> (Child, u16) {
 
 /// `serve` with `extra` YAML sections appended to the configuration.
 fn serve_with(rust_log: &str, extra: &str) -> (Child, u16) {
+    serve_with_issuer(rust_log, "", extra)
+}
+
+/// `serve` with `issuer_extra` keys in the one issuer and `extra` YAML sections.
+fn serve_with_issuer(rust_log: &str, issuer_extra: &str, extra: &str) -> (Child, u16) {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -21,7 +26,7 @@ fn serve_with(rust_log: &str, extra: &str) -> (Child, u16) {
     let path = config_file(
         "http://127.0.0.1:9",
         "",
-        "",
+        issuer_extra,
         &format!(
             "server:\n  listen: 127.0.0.1:{port}\nadmin:\n  listen: null\nlog:\n  format: pretty\n{extra}"
         ),
@@ -158,4 +163,40 @@ fn a_failing_audit_file_and_readiness_are_logged_when_they_change_not_at_every_r
         "{log}"
     );
     assert_eq!(count("readiness: not ready"), 1, "{log}");
+}
+
+#[test]
+fn a_jwks_url_is_logged_without_its_userinfo_or_query_string() {
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+    use base64::Engine;
+    // Arrange: nothing listens on the JWKS port, so the fetch fails and is logged.
+    let (child, port) = serve_with_issuer(
+        "",
+        "      jwks_url: https://jwks-user:jwks-pass@127.0.0.1:9/certs?token=query-secret\n",
+        "",
+    );
+    let header = B64.encode(r#"{"alg":"RS256","kid":"k1"}"#);
+    let claims = B64.encode(r#"{"iss":"https://idp.example.com","sub":"a","aud":"reportgate"}"#);
+
+    // Act: a token of that issuer with an unknown kid makes the gateway fetch the JWKS.
+    let answer = send(
+        port,
+        format!(
+            "GET /v1/reports/0123456789abcdef0123456789abcdef HTTP/1.1\r\nHost: x\r\n\
+             Authorization: Bearer {header}.{claims}.c2ln\r\nConnection: close\r\n\r\n"
+        )
+        .as_bytes(),
+    );
+
+    // Assert
+    let log = stop(child);
+    assert!(answer.starts_with("HTTP/1.1 401"), "{answer}");
+    let line = log
+        .lines()
+        .find(|l| l.contains("JWKS fetch failed"))
+        .unwrap_or_else(|| panic!("no JWKS line in: {log}"));
+    assert!(line.contains("https://127.0.0.1:9/certs"), "{line}");
+    for secret in ["jwks-user", "jwks-pass", "query-secret"] {
+        assert!(!log.contains(secret), "{secret} logged: {log}");
+    }
 }
