@@ -1,6 +1,7 @@
 //! Prometheus metrics on the gateway's own registry, served by the admin listener.
 //! Labels are bounded: route patterns (never raw paths), operations, status codes from a
 //! fixed set, and teams limited to the configured ones plus `other`.
+use actix_web::HttpMessage;
 use prometheus::{
     Encoder, Gauge, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
     IntGaugeVec, Opts, Registry, TextEncoder,
@@ -507,8 +508,6 @@ pub async fn middleware(
     next: actix_web::middleware::Next<impl actix_web::body::MessageBody + 'static>,
 ) -> Result<actix_web::dev::ServiceResponse<actix_web::body::BoxBody>, actix_web::Error> {
     let metrics = req.app_data::<actix_web::web::Data<Metrics>>().cloned();
-    let (route, _, action) = crate::routes::classify(req.method(), req.path());
-    let kind = latency_kind(action, req.query_string());
     let method = match req.method().as_str() {
         m @ ("GET" | "POST" | "PUT" | "DELETE" | "HEAD" | "OPTIONS" | "PATCH") => m.to_owned(),
         _ => "other".to_owned(),
@@ -516,6 +515,15 @@ pub async fn middleware(
     let method = method.as_str();
     let started = std::time::Instant::now();
     let res = next.call(req).await?.map_into_boxed_body();
+    // The route middleware (inside this one) decided the route; read it off the request.
+    let route = res
+        .request()
+        .extensions()
+        .get::<crate::http::Route>()
+        .copied()
+        .unwrap_or(crate::http::Route::UNMATCHED);
+    let kind = latency_kind(route.action, res.request().query_string());
+    let route = route.pattern;
     if let Some(m) = metrics {
         let class = match res.status().as_u16() {
             100..=199 => "1xx",

@@ -96,11 +96,6 @@ pub fn note(f: impl FnOnce(&mut AuditNote)) {
     let _ = NOTE.try_with(|n| f(&mut n.borrow_mut()));
 }
 
-fn action_of(req: &ServiceRequest) -> (&'static str, &'static str) {
-    let (_, api, action) = crate::routes::classify(req.method(), req.path());
-    (api, action)
-}
-
 fn outcome(status: u16, denied: bool) -> &'static str {
     match status {
         401 => "unauthenticated",
@@ -118,7 +113,8 @@ pub async fn middleware(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
-    if crate::routes::is_open(req.path()) {
+    let route = crate::http::Route::of(&req);
+    if route.is_open() {
         return next
             .call(req)
             .await
@@ -129,7 +125,7 @@ pub async fn middleware(
         .cloned()
         .expect("audit configured");
     let started = Instant::now();
-    let (api, action) = action_of(&req);
+    let (api, action) = (route.api.as_str(), route.action);
     let mode = audit.mode(action);
     let base = Event {
         time: event::now(),

@@ -10,7 +10,7 @@ mod report_ids;
 pub mod settings;
 
 pub use jwt::Authenticator;
-pub use middleware::{bearer, is_sdk_path, middleware, IdpClient, Refusal};
+pub use middleware::{bearer, middleware, IdpClient, Refusal};
 pub use policy::Policy;
 pub use report_ids::{Opened, ReportIds};
 

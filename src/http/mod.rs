@@ -2,3 +2,5 @@
 //! a request, its per-request context, and header formats.
 pub mod form;
 pub mod retry_after;
+pub mod route;
+pub use route::{Api, Route};

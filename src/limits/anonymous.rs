@@ -60,7 +60,7 @@ fn too_many(req: &ServiceRequest, wait: Duration) -> actix_web::HttpResponse {
         message: "too many requests from this address were refused authentication".into(),
         retry_after: wait,
     };
-    if crate::auth::is_sdk_path(req.path()) {
+    if crate::http::Route::of(&req).api.is_sdk() {
         crate::routes::SdkError::from(err).error_response()
     } else {
         err.error_response()
@@ -72,7 +72,7 @@ pub async fn middleware(
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
     let addr = req.peer_addr().map(|a| a.ip());
-    let (Some(addr), false) = (addr, crate::routes::is_open(req.path())) else {
+    let (Some(addr), false) = (addr, crate::http::Route::of(&req).is_open()) else {
         return next
             .call(req)
             .await

@@ -288,7 +288,7 @@ pub async fn middleware(
                 message: "your team's request rate is over its limit".into(),
                 retry_after: retry,
             };
-            let resp = if crate::auth::is_sdk_path(req.path()) {
+            let resp = if crate::http::Route::of(&req).api.is_sdk() {
                 crate::routes::SdkError::from(err).error_response()
             } else {
                 err.error_response()

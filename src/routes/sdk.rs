@@ -9,8 +9,11 @@ use crate::request_id;
 use crate::startup::AppState;
 use crate::upstream::{client::parse, IdentityNow, PathFamily};
 use crate::wire::models::{ErrorResponseDto, TaskResultDetails};
+use actix_web::body::{BoxBody, MessageBody};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::{header, Method, StatusCode};
-use actix_web::{web, HttpRequest, HttpResponse, ResponseError};
+use actix_web::middleware::{from_fn, Next};
+use actix_web::{web, HttpMessage, HttpRequest, HttpResponse, ResponseError};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use std::fmt;
@@ -21,27 +24,44 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         ("/v3/reports", PathFamily::V3),
         ("/reports/v1", PathFamily::V1),
     ] {
-        let fam = web::Data::new(family);
+        // Whatever the router sends into these scopes passes the team's `sdk_paths` check:
+        // the permission hangs on the routes themselves, not on a reading of the path.
         cfg.service(
-            resource(&format!("{prefix}/run"), "POST")
-                .app_data(fam.clone())
-                .route(web::post().to(run)),
-        )
-        .service(
-            resource(&format!("{prefix}/{{id}}/result"), "GET")
-                .app_data(fam.clone())
-                .route(web::get().to(result)),
-        )
-        .service(
-            resource(&format!("{prefix}/{{id}}/cancel"), "POST")
-                .app_data(fam.clone())
-                .route(web::post().to(cancel)),
-        )
-        .service(
-            resource(&format!("{prefix}/{{id}}"), "GET")
-                .app_data(fam)
-                .route(web::get().to(file)),
+            web::scope(prefix)
+                .app_data(web::Data::new(family))
+                .wrap(from_fn(sdk_paths_allowed))
+                .service(resource("/run", "POST").route(web::post().to(run)))
+                .service(resource("/{id}/result", "GET").route(web::get().to(result)))
+                .service(resource("/{id}/cancel", "POST").route(web::post().to(cancel)))
+                .service(resource("/{id}", "GET").route(web::get().to(file))),
         );
+    }
+}
+
+/// Refuses the SDK paths to a team whose policy has `sdk_paths: false`, in the upstream's
+/// 403 shape. Runs after authentication (the caller is known).
+async fn sdk_paths_allowed(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    let refused = {
+        let caller = req.extensions().get::<Arc<Caller>>().cloned();
+        let policy = req.app_data::<web::Data<Policy>>();
+        match (caller, policy) {
+            (Some(caller), Some(policy)) => policy.for_team(&caller.team).check_sdk_paths().err(),
+            // Unreachable behind the auth middleware; refuse rather than serve if it happens.
+            _ => Some("no authenticated caller".to_owned()),
+        }
+    };
+    match refused {
+        Some(message) => {
+            let resp = SdkError::from(GatewayError::Forbidden(message)).error_response();
+            Ok(req.into_response(resp))
+        }
+        None => next
+            .call(req)
+            .await
+            .map(ServiceResponse::map_into_boxed_body),
     }
 }
 

@@ -26,6 +26,7 @@ mod ranges;
 mod report_cli;
 mod reports;
 mod reuse;
+mod routing;
 mod sandbox;
 mod sdk_arguments;
 mod sdk_files;
