@@ -15,9 +15,9 @@ from pathlib import Path
 
 # Bottom-up: a module may import only modules listed before it (docs/architecture.md).
 LAYERS = [
-    "secret", "problem", "clock", "hex", "domain", "wire", "http", "otlp", "policy",
-    "simulator", "error", "metrics", "telemetry", "auth", "shared", "audit", "limits",
-    "cache", "upstream", "routes", "config", "startup", "sandbox",
+    "secret", "problem", "clock", "hex", "domain", "wire", "otlp", "request_id", "simulator",
+    "error", "http", "metrics", "telemetry", "auth", "shared", "audit", "limits", "cache",
+    "upstream", "state", "callbacks", "routes", "config", "startup", "sandbox", "client",
 ]
 ROOT_FILES = {"lib", "main", "proptests"}  # the crate's façade, the binary, unit-test helpers
 

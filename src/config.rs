@@ -191,6 +191,21 @@ impl Settings {
         self.tenant.validate(&mut problems);
         self.auth.validate(&mut problems);
         self.policy.validate(&mut problems);
+        // Callback rules are team policy, checked by the callbacks service that uses them.
+        let webhooks = self.policy.teams.iter().enumerate().map(|(i, t)| {
+            (
+                format!("policy.teams[{i}].webhook"),
+                t.policy.webhook.as_ref(),
+            )
+        });
+        for (key, w) in webhooks.chain([(
+            "policy.default.webhook".into(),
+            self.policy.default.webhook.as_ref(),
+        )]) {
+            if let Some(w) = w {
+                crate::callbacks::settings::validate_webhook(w, &key, &mut problems);
+            }
+        }
         self.callbacks.validate(&mut problems);
         self.limits.validate(&mut problems);
         self.audit.validate(&mut problems);

@@ -25,6 +25,7 @@ pub mod secret;
 pub mod shared;
 pub mod simulator;
 pub mod startup;
+pub mod state;
 pub mod strict;
 pub mod telemetry;
 pub mod upstream;

@@ -7,7 +7,6 @@ use prometheus::{
     IntGaugeVec, Opts, Registry, TextEncoder,
 };
 use std::collections::HashSet;
-use std::sync::atomic::Ordering;
 
 const LATENCY: &[f64] = &[
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
@@ -426,74 +425,8 @@ impl Metrics {
         }
     }
 
-    /// Brings scrape-time values up to date, then renders the text format.
-    pub fn render(&self, state: &crate::startup::Observed) -> String {
-        let budget = &state.budget;
-        self.upstream_pause
-            .set(budget.pause_remaining().as_secs_f64());
-        self.budget_available.set(budget.available() as i64);
-        self.budget_queue.set(budget.queued() as i64);
-        self.team_held.set(state.limiter.held() as i64);
-        let expires_in = state.tokens.expires_in().unwrap_or_default();
-        self.token_expires_in.set(expires_in.as_secs_f64());
-        self.token_valid.set(i64::from(!expires_in.is_zero()));
-        self.token_failures.set(i64::from(state.tokens.failures()));
-        if let Some(kind) = state.tokens.kind() {
-            use crate::upstream::CredentialKind::{ApiClient, PersonalAccessToken};
-            for k in [PersonalAccessToken, ApiClient] {
-                self.credential_kind
-                    .with_label_values(&[k.label()])
-                    .set(i64::from(k == kind));
-            }
-        }
-        let sync = |c: &IntCounter, v: u64| c.inc_by(v.saturating_sub(c.get()));
-        for (name, counters) in [
-            ("results", &state.cache.result_counters),
-            ("files", &state.cache.file_counters),
-        ] {
-            sync(
-                &self.cache_hits.with_label_values(&[name]),
-                counters.hits.load(Ordering::Relaxed),
-            );
-            sync(
-                &self.cache_misses.with_label_values(&[name]),
-                counters.misses.load(Ordering::Relaxed),
-            );
-            sync(
-                &self.cache_evictions.with_label_values(&[name]),
-                counters.evictions.load(Ordering::Relaxed),
-            );
-        }
-        for (name, entries, weight) in state.cache.sizes() {
-            self.cache_entries
-                .with_label_values(&[name])
-                .set(entries as i64);
-            self.cache_bytes
-                .with_label_values(&[name])
-                .set(weight as i64);
-        }
-        if let Some(store) = &state.shared {
-            self.redis_fallback.set(i64::from(!store.is_up()));
-            sync(
-                &self.redis_fallbacks,
-                store.fallbacks.load(Ordering::Relaxed),
-            );
-            sync(&self.redis_errors, store.errors.load(Ordering::Relaxed));
-        }
-        let stats = &state.audit.sink.stats;
-        sync(&self.audit_writes, stats.writes.load(Ordering::Relaxed));
-        sync(&self.audit_failures, stats.failures.load(Ordering::Relaxed));
-        sync(&self.audit_dropped, stats.dropped.load(Ordering::Relaxed));
-        self.audit_backlog
-            .set(stats.backlog.load(Ordering::Relaxed) as i64);
-        self.audit_retained_bytes
-            .set(stats.retained_bytes.load(Ordering::Relaxed) as i64);
-        self.audit_retained_limit
-            .set(state.audit.retention_limit() as i64);
-        sync(
-            &self.audit_pruned_files,
-            stats.pruned_files.load(Ordering::Relaxed),
-        );
+    /// Renders the text format (`Observed::observe` brings scrape-time values up to date).
+    pub fn render(&self) -> String {
         let mut out = Vec::new();
         TextEncoder::new()
             .encode(&self.registry.gather(), &mut out)

@@ -2,8 +2,8 @@
 //! round-trips hold.
 use crate::audit::chain;
 use crate::auth::{Opened, ReportIds};
+use crate::domain::retry_after;
 use crate::domain::{validate_report, ReportId};
-use crate::http::retry_after;
 use proptest::prelude::*;
 use proptest::strategy::ValueTree;
 use serde_json::Value;

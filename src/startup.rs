@@ -5,36 +5,22 @@ use crate::auth::{self, Authenticator, IdpClient, Policy, ReportIds};
 use crate::cache::ReportCache;
 use crate::clock::Clock;
 use crate::config::Settings;
-use crate::limits::UpstreamBudget;
 use crate::limits::{self, TeamLimiter};
 use crate::metrics::{self, Metrics};
 use crate::request_id::{self, RequestId};
 use crate::routes;
 use crate::shared::SharedStore;
-use crate::upstream::token::TokenProvider;
+use crate::state::{AppState, Lifecycle, Observed};
 use crate::upstream::Upstream;
 use actix_web::body::MessageBody;
 use actix_web::dev::{Server, ServerHandle, ServiceRequest, ServiceResponse};
 use actix_web::middleware::from_fn;
 use actix_web::{web, App, HttpMessage, HttpServer};
 use std::net::TcpListener;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use tracing::Span;
 use tracing_actix_web::{DefaultRootSpanBuilder, RootSpanBuilder, TracingLogger};
-
-/// Settings every worker reads.
-#[derive(Clone)]
-pub struct AppState {
-    pub max_body_bytes: usize,
-    pub ids: ReportIds,
-    pub cache: Arc<ReportCache>,
-    pub lifecycle: Arc<Lifecycle>,
-    /// The Redis store, when `redis.url` is set.
-    pub shared: Option<Arc<SharedStore>>,
-    /// The gateway's clock (report ages for `maxAge` are measured on it).
-    pub clock: Clock,
-}
 
 pub struct Application {
     port: u16,
@@ -107,38 +93,6 @@ impl RootSpanBuilder for GatewaySpan {
         }
         DefaultRootSpanBuilder::on_request_end(span, outcome);
     }
-}
-
-/// What the process is doing: serving, or draining before shutdown.
-#[derive(Default)]
-pub struct Lifecycle {
-    pub draining: AtomicBool,
-    /// The last readiness answered: 0 none yet, 1 ready, 2 not ready.
-    readiness: std::sync::atomic::AtomicU8,
-}
-
-impl Lifecycle {
-    /// Logs readiness when it changes, not at every probe (anyone can call `/readyz`).
-    pub fn note_readiness(&self, serving: Result<(), &'static str>) {
-        let now = if serving.is_ok() { 1 } else { 2 };
-        let before = self.readiness.swap(now, Ordering::Relaxed);
-        match (before, serving) {
-            (b, _) if b == now => {}
-            (_, Ok(())) => tracing::info!("readiness: ready"),
-            (_, Err(reason)) => tracing::warn!(reason, "readiness: not ready"),
-        }
-    }
-}
-
-/// What the metrics endpoint reads at scrape time.
-pub struct Observed {
-    pub budget: Arc<UpstreamBudget>,
-    pub limiter: web::Data<TeamLimiter>,
-    pub tokens: Arc<TokenProvider>,
-    pub cache: Arc<ReportCache>,
-    pub audit: web::Data<Audit>,
-    /// The Redis store, when `redis.url` is set.
-    pub shared: Option<Arc<SharedStore>>,
 }
 
 impl Application {

@@ -8,6 +8,7 @@ pub mod mint;
 mod policy;
 mod report_ids;
 pub mod settings;
+pub mod webhook;
 
 pub use jwt::Authenticator;
 pub use middleware::{bearer, middleware, IdpClient, Refusal};

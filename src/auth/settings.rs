@@ -147,7 +147,7 @@ pub struct TeamPolicy {
     pub max_wait: Option<Duration>,
     /// Completion callbacks: where they may go and how they are signed; none without it.
     #[serde(default)]
-    pub webhook: Option<crate::callbacks::settings::WebhookPolicy>,
+    pub webhook: Option<super::webhook::WebhookPolicy>,
     /// Whether `maxAge` may hand this team a report another owner ran (its own are always
     /// reusable; another team's only when that team also shares, see `share_exports`).
     #[serde(default = "yes")]
@@ -369,12 +369,6 @@ impl PolicySettings {
                 ));
             }
             check(format!("policy.teams[{i}]"), &t.policy, problems);
-            if let Some(w) = &t.policy.webhook {
-                w.validate(&format!("policy.teams[{i}].webhook"), problems);
-            }
-        }
-        if let Some(w) = &self.default.webhook {
-            w.validate("policy.default.webhook", problems);
         }
     }
 

@@ -9,6 +9,7 @@
 //! so that another replica replays the same run, serves a finished report without an
 //! upstream call and reuses a run started elsewhere.
 mod remote;
+pub mod rendered;
 mod reuse;
 mod settings;
 
@@ -35,8 +36,8 @@ pub struct CachedResult {
     pub body: Bytes,
     pub results: ReportResults,
     /// The `/v1` body, rendered on the first `/v1` read without the caller's id
-    /// (`routes::rendered`); `None` inside when it cannot be rendered that way.
-    pub v1_parts: std::sync::OnceLock<Option<crate::routes::Rendered>>,
+    /// (`rendered`); `None` inside when it cannot be rendered that way.
+    pub v1_parts: std::sync::OnceLock<Option<rendered::Rendered>>,
 }
 
 impl CachedResult {

@@ -10,7 +10,7 @@ pub mod target;
 use crate::audit::{Audit, Event};
 use crate::domain::ReportId;
 use crate::shared::SharedStore;
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::upstream::{IdentityNow, PathFamily};
 use actix_web::web;
 use bytes::Bytes;
@@ -97,7 +97,7 @@ impl Callbacks {
         let until = Instant::now() + self.settings.max_watch;
         let cached = loop {
             // Transient upstream errors are not the caller's news: keep watching.
-            if let Ok(r) = crate::routes::cached_result(
+            if let Ok(r) = crate::state::cached_result(
                 &state,
                 &upstream,
                 PathFamily::V3,
@@ -119,7 +119,7 @@ impl Callbacks {
         if !self.claim(&reg).await {
             return;
         }
-        let body = crate::routes::report_body(&cached, &reg.report_id);
+        let body = crate::cache::rendered::report_body(&cached, &reg.report_id);
         // One message id for every attempt, so receivers can drop duplicates.
         let msg_id = format!("msg_{:032x}", rand::random::<u128>());
         // One client (and connection pool) for every attempt of this delivery.

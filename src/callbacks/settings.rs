@@ -1,9 +1,7 @@
 //! Callback settings: how deliveries are retried (`callbacks:`), and what each team allows
 //! (`policy.teams[].webhook`).
 use crate::problem::Problem;
-use crate::secret::Secret;
 use serde::{Deserialize, Serialize};
-use std::path::PathBuf;
 use std::time::Duration;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -46,64 +44,28 @@ impl CallbackSettings {
     }
 }
 
-/// A team's callback rules. Without it, the team's runs may not ask for callbacks.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct WebhookPolicy {
-    /// The signing secret: `whsec_<base64>` as Standard Webhooks issues them (the key is the
-    /// decoded bytes), or any other string (the key is its bytes).
-    #[serde(default)]
-    pub secret: Option<Secret>,
-    #[serde(default)]
-    pub secret_file: Option<PathBuf>,
-    /// URL prefixes callbacks may go to, e.g. `https://hooks.example.com/reports/`.
-    #[serde(default)]
-    pub allowed_urls: Vec<String>,
-    /// Lets callbacks reach loopback, private and link-local addresses (off: no SSRF into
-    /// the cluster through a callback).
-    #[serde(default)]
-    pub allow_private_addresses: bool,
-}
+pub use crate::auth::webhook::WebhookPolicy;
 
-impl PartialEq for WebhookPolicy {
-    fn eq(&self, other: &Self) -> bool {
-        self.secret.as_ref().map(Secret::expose) == other.secret.as_ref().map(Secret::expose)
-            && self.secret_file == other.secret_file
-            && self.allowed_urls == other.allowed_urls
-            && self.allow_private_addresses == other.allow_private_addresses
+/// Checks a team's callback rules (`key` names them in problems): a usable secret and URL
+/// prefixes callbacks can be checked against.
+pub fn validate_webhook(w: &WebhookPolicy, key: &str, problems: &mut Vec<Problem>) {
+    let mut bad = |k: &str, m: String| {
+        problems.push(Problem {
+            key: format!("{key}.{k}"),
+            message: m,
+        })
+    };
+    match w.secret.as_ref().map(|s| super::sign::key(s.expose())) {
+        None => bad("secret", "is required (or secret_file)".into()),
+        Some(Err(m)) => bad("secret", m),
+        Some(Ok(_)) => {}
     }
-}
-
-impl WebhookPolicy {
-    pub fn read_secret_file(&mut self, key: &str) -> Result<(), Problem> {
-        if let Some(path) = &self.secret_file {
-            let v = std::fs::read_to_string(path).map_err(|e| Problem {
-                key: format!("{key}.secret_file"),
-                message: format!("cannot read {}: {e}", path.display()),
-            })?;
-            self.secret = Some(Secret::new(v.trim_end_matches(['\r', '\n']).to_owned()));
-        }
-        Ok(())
+    if w.allowed_urls.is_empty() {
+        bad("allowed_urls", "must list at least one URL prefix".into());
     }
-
-    pub fn validate(&self, key: &str, problems: &mut Vec<Problem>) {
-        let mut bad = |k: &str, m: String| {
-            problems.push(Problem {
-                key: format!("{key}.{k}"),
-                message: m,
-            })
-        };
-        match self.secret.as_ref().map(|s| super::sign::key(s.expose())) {
-            None => bad("secret", "is required (or secret_file)".into()),
-            Some(Err(m)) => bad("secret", m),
-            Some(Ok(_)) => {}
-        }
-        if self.allowed_urls.is_empty() {
-            bad("allowed_urls", "must list at least one URL prefix".into());
-        }
-        for (i, u) in self.allowed_urls.iter().enumerate() {
-            if let Err(m) = super::target::prefix(u) {
-                bad(&format!("allowed_urls[{i}]"), m);
-            }
+    for (i, u) in w.allowed_urls.iter().enumerate() {
+        if let Err(m) = super::target::prefix(u) {
+            bad(&format!("allowed_urls[{i}]"), m);
         }
     }
 }

@@ -1,7 +1,9 @@
 //! Parse-don't-validate types shared by the gateway and the simulator.
 pub mod canonical;
+pub mod credential;
 pub mod report;
 pub mod report_id;
+pub mod retry_after;
 
 pub use report::{validate_report, ReportType, Status, ValidationError};
 pub use report_id::ReportId;

@@ -1,6 +1,4 @@
 //! Request-level primitives below every middleware and handler: what the router decided about
 //! a request, its per-request context, and header formats.
-pub mod form;
-pub mod retry_after;
 pub mod route;
 pub use route::{Api, Route};

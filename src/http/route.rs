@@ -86,7 +86,11 @@ impl Route {
                     return Route {
                         pattern: "/oauth/token",
                         api: Api::OAuth,
-                        action: if method == Method::POST { "token" } else { "other" },
+                        action: if method == Method::POST {
+                            "token"
+                        } else {
+                            "other"
+                        },
                     };
                 }
                 let pattern = match path {

@@ -60,8 +60,8 @@ fn too_many(req: &ServiceRequest, wait: Duration) -> actix_web::HttpResponse {
         message: "too many requests from this address were refused authentication".into(),
         retry_after: wait,
     };
-    if crate::http::Route::of(&req).api.is_sdk() {
-        crate::routes::SdkError::from(err).error_response()
+    if crate::http::Route::of(req).api.is_sdk() {
+        crate::error::SdkError::from(err).error_response()
     } else {
         err.error_response()
     }

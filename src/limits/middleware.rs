@@ -9,8 +9,8 @@ use super::peer::Peer;
 use super::{RequestContext, CONTEXT};
 use crate::auth::settings::TeamPolicy;
 use crate::auth::{Caller, Policy};
+use crate::domain::retry_after::header_secs;
 use crate::error::GatewayError;
-use crate::http::retry_after::header_secs;
 use crate::shared::{scripts, SharedStore};
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
@@ -289,7 +289,7 @@ pub async fn middleware(
                 retry_after: retry,
             };
             let resp = if crate::http::Route::of(&req).api.is_sdk() {
-                crate::routes::SdkError::from(err).error_response()
+                crate::error::SdkError::from(err).error_response()
             } else {
                 err.error_response()
             };

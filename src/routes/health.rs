@@ -1,7 +1,7 @@
 //! Liveness and readiness.
 use crate::audit::Audit;
 use crate::metrics::Metrics;
-use crate::startup::{AppState, Observed};
+use crate::state::{AppState, Observed};
 use crate::upstream::IdentityNow;
 use actix_web::{web, HttpResponse};
 use serde_json::json;
@@ -26,9 +26,10 @@ async fn metrics(
     metrics
         .ready
         .set(i64::from(serving(&state, &observed.audit).is_ok()));
+    observed.observe(&metrics);
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")
-        .body(metrics.render(&observed))
+        .body(metrics.render())
 }
 
 /// The process is alive.

@@ -17,7 +17,7 @@ use crate::domain::ReportId;
 use crate::error::UpstreamError;
 use crate::limits::{self, TeamLimiter};
 use crate::metrics::Metrics;
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::upstream::{IdentityNow, PathFamily};
 use std::sync::Arc;
 use std::time::{Duration, Instant};

@@ -6,22 +6,20 @@ mod long_poll;
 pub mod oauth;
 mod openapi;
 mod range;
-mod rendered;
-pub use rendered::Rendered;
 mod reports;
 mod reuse;
 mod sdk;
 
 pub use openapi::ApiDoc;
-pub use sdk::SdkError;
 
 use crate::audit;
 use crate::auth::{Caller, Opened, Policy};
-use crate::cache::{CachedFile, CachedResult, FileMiss};
+use crate::cache::{CachedFile, FileMiss};
 use crate::domain::ReportId;
 use crate::error::GatewayError;
 use crate::error::UpstreamError;
-use crate::startup::AppState;
+pub(crate) use crate::state::cached_result;
+use crate::state::AppState;
 use crate::upstream::{FileDownload, IdentityNow, PathFamily};
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -30,7 +28,6 @@ use std::cell::RefCell;
 use std::sync::Arc;
 
 pub use health::admin;
-pub(crate) use rendered::report_body;
 pub use reports::valid_idempotency_key;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -213,23 +210,6 @@ pub(crate) async fn read_run_request(
         }),
         options,
     ))
-}
-
-/// A report's result through the cache (one upstream call for all concurrent askers).
-pub(crate) async fn cached_result(
-    state: &AppState,
-    upstream: &IdentityNow,
-    family: PathFamily,
-    id: &ReportId,
-    completed: Option<bool>,
-) -> Result<Arc<CachedResult>, UpstreamError> {
-    state
-        .cache
-        .result(id.as_str(), completed, || async {
-            let (body, results) = upstream.result(family, id, completed).await?;
-            Ok(CachedResult::new(body, results))
-        })
-        .await
 }
 
 /// Whether upstream's "file not found" for a report means it purged the report: the result

@@ -2,14 +2,15 @@
 //! token-response shape. The SDKs post to `BASE/oauth/token` whenever they are configured
 //! with a client id and secret, so this is what lets them run unchanged against the gateway.
 //! Failed attempts are limited per client id and address, and audited (never the secret).
-use super::{read_body, resource, SdkError};
+use super::{read_body, resource};
 use crate::auth::clients::Clients;
 use crate::auth::mint::mint_at;
 use crate::auth::settings::AuthSettings;
 use crate::auth::Caller;
 use crate::clock::Clock;
+use crate::error::SdkError;
 use crate::limits::GrantGuard;
-use crate::startup::AppState;
+use crate::state::AppState;
 use actix_web::http::header;
 use actix_web::{web, HttpMessage, HttpRequest, HttpResponse, ResponseError};
 use serde_json::json;
@@ -71,7 +72,7 @@ async fn token(
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
-    let params = crate::http::form::token_params(req.query_string(), content_type, &body);
+    let params = crate::wire::form::token_params(req.query_string(), content_type, &body);
     let get = |k: &str| params.get(k).map(String::as_str).unwrap_or("");
     let (id, secret) = (get("client_id"), get("client_secret"));
     let shown = shown_id(id);

@@ -38,10 +38,10 @@ impl Modify for BearerAuth {
     ),
     components(schemas(
         super::reports::RunReportRequest,
-        super::reports::Report,
-        super::reports::Links,
-        super::reports::ReportMessage,
-        super::reports::ErrorBody,
+        crate::wire::v1::Report,
+        crate::wire::v1::Links,
+        crate::wire::v1::ReportMessage,
+        crate::wire::v1::ErrorBody,
         crate::domain::ReportType,
         crate::domain::Status,
     ))

@@ -8,7 +8,7 @@ use crate::auth::{Caller, Policy};
 use crate::cache::{CachedResult, LatestRun};
 use crate::domain::{ReportId, Status};
 use crate::error::{GatewayError, UpstreamError};
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::upstream::{IdentityNow, PathFamily};
 use actix_web::http::StatusCode;
 use serde_json::Value;
@@ -115,7 +115,7 @@ pub(super) async fn find(
 /// Whether the report completed (created + duration, as `completedAt` says) within `max_age`.
 /// Without both times its age is unknown, and it is not reused.
 fn fresh_enough(r: &CachedResult, now: chrono::DateTime<chrono::Utc>, max_age: Duration) -> bool {
-    let created = super::reports::normalize_time(r.results.created.as_deref());
+    let created = crate::wire::v1::normalize_time(r.results.created.as_deref());
     let Some(completed) = created
         .zip(r.results.duration)
         .map(|(c, d)| c + chrono::Duration::milliseconds(d))

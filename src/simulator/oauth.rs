@@ -98,7 +98,7 @@ pub(super) async fn token(state: State, req: HttpRequest, body: web::Bytes) -> H
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
-    let params = crate::http::form::token_params(req.query_string(), ct, &body);
+    let params = crate::wire::form::token_params(req.query_string(), ct, &body);
     let grant = params.get("grant_type").map(|g| g.to_ascii_lowercase());
     if grant.as_deref() != Some("client_credentials") {
         return HttpResponse::BadRequest().json(json!({

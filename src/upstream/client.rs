@@ -223,7 +223,7 @@ impl IdentityNow {
         let asked = headers
             .get(header::RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| crate::http::retry_after::parse(v, std::time::SystemTime::now()));
+            .and_then(|v| crate::domain::retry_after::parse(v, std::time::SystemTime::now()));
         let d = asked.unwrap_or_else(|| {
             let jitter = rand::random::<f64>() * 0.2 + 0.9;
             self.limits.retry_after_default.mul_f64(jitter)

@@ -290,7 +290,7 @@ impl TokenProvider {
             .headers()
             .get(actix_web::http::header::RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| crate::http::retry_after::parse(v, std::time::SystemTime::now()));
+            .and_then(|v| crate::domain::retry_after::parse(v, std::time::SystemTime::now()));
         let body = actix_rt::time::timeout(self.timeout, resp.body().limit(64 * 1024))
             .await
             .map_err(|_| UpstreamError::Auth("token endpoint body timed out".into()))

@@ -1,5 +1,8 @@
 //! One error type for the gateway, grouped by who failed, and its JSON body:
 //! `{"error": "<stable_code>", "message": "...", "requestId": "..."}`.
+mod sdk;
+pub use sdk::SdkError;
+
 use crate::request_id;
 use actix_web::http::{header, StatusCode};
 use actix_web::{HttpResponse, ResponseError};
@@ -173,7 +176,7 @@ impl GatewayError {
                 ),
                 UpstreamError::CancelNeedsPat => (
                     "cancel_needs_personal_access_token",
-                    crate::upstream::credential::CANCEL_NEEDS_PAT.into(),
+                    crate::domain::credential::CANCEL_NEEDS_PAT.into(),
                 ),
                 UpstreamError::Abandoned => (
                     "client_closed_request",
@@ -303,7 +306,7 @@ pub fn add_headers(err: &GatewayError, resp: &mut actix_web::HttpResponseBuilder
         GatewayError::RateLimited { retry_after, .. }
         | GatewayError::Upstream(UpstreamError::Throttled { retry_after })
         | GatewayError::Upstream(UpstreamError::AuthBackoff { retry_after }) => {
-            let secs = crate::http::retry_after::header_secs(*retry_after);
+            let secs = crate::domain::retry_after::header_secs(*retry_after);
             resp.insert_header((header::RETRY_AFTER, secs.to_string()));
         }
         GatewayError::Upstream(UpstreamError::Status { retry_after, .. })

@@ -3,8 +3,8 @@
 //! links, serialization) was most of a cached read's handler. The body differs between
 //! callers only by the id they presented (owner-bound), so it is rendered once with a
 //! placeholder id, which is then cut out; a read copies the pieces around the caller's id.
-use super::reports::Report;
-use crate::cache::CachedResult;
+use super::CachedResult;
+use crate::wire::v1::Report;
 use bytes::{Bytes, BytesMut};
 
 /// Never a report id (ids are `[A-Za-z0-9_-]`); JSON escapes its control characters.
