@@ -12,4 +12,10 @@ if ! command -v redis-server >/dev/null; then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null
 fi
 ./scripts/setup-sdk-venvs.sh
-cargo test --all-targets "$@"
+# Two tiers. Unit tests and the API tests run in parallel; the tests that measure time or
+# load (floods, held and queued callers, long-polls, replicas, injected delays) run one at a
+# time after them, so that no test's timing depends on what its neighbours are doing.
+timing=(abandon:: caching:: deadlines:: faults:: limits:: shared:: shared_limits::)
+cargo test --lib --bins --examples "$@"
+cargo test --test api "$@" -- $(printf -- '--skip %s ' "${timing[@]}")
+cargo test --test api "$@" -- --test-threads=1 "${timing[@]}"
