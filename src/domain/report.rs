@@ -333,15 +333,19 @@ fn run_option_callback() -> Value {
     })
 }
 
+/// The grammar of `maxAge` (the gateway's parser reads exactly this).
+pub const MAX_AGE_PATTERN: &str = "^([0-9]+(ms|s|m|h|d))+$";
+
 /// `maxAge` of a `/v1` run.
 fn run_option_max_age() -> Value {
     serde_json::json!({
-        "type": "string", "examples": ["15m", "90s", "1h30m"],
+        "type": "string", "pattern": MAX_AGE_PATTERN, "examples": ["15m", "90s", "1h30m"],
         "description": "Reuse instead of running: an identical report (same type and arguments in \
             canonical form) that finished with SUCCESS within this age is answered with 200, and a \
             running one is joined (202), both with `reused: true`; no upstream run happens. Only the \
             caller's own reports, and other owners' when policy allows (reuse_others, and for another \
-            team its share_exports). At most cache.reuse_max_age (24h). Absent: always a fresh run.",
+            team its share_exports). An age past cache.reuse_max_age (24h) is read as that bound. \
+            Absent: always a fresh run.",
     })
 }
 

@@ -47,7 +47,7 @@ pub struct RunReportRequest {
     callback: Option<Value>,
     /// Reuse an identical report (same type and arguments in canonical form) that finished
     /// with SUCCESS within this age (e.g. `15m`), or join an identical running one, instead
-    /// of running it again; at most `cache.reuse_max_age`.
+    /// of running it again; an age past `cache.reuse_max_age` is read as that bound.
     #[serde(rename = "maxAge")]
     max_age: Option<String>,
 }

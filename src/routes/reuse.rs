@@ -47,27 +47,48 @@ pub(super) fn handed_over_id(
     id
 }
 
-/// Reads `maxAge`: a duration such as `15m`, `90s` or `1h30m`, above zero and at most
-/// `cache.reuse_max_age`.
+/// The grammar of `maxAge`, as the OpenAPI document declares it (`MAX_AGE_PATTERN` in
+/// `domain::report`): one or more `<digits><unit>`, unit `ms`, `s`, `m`, `h` or `d`.
+/// Reads `maxAge` by exactly that grammar, so that the document is as strict as the API.
+/// An age past `max` (`cache.reuse_max_age`) is read as `max`: never an older report than
+/// asked for, and the index keeps none older anyway. `0s` reuses nothing finished (a
+/// running identical report is still joined: it will be fresh when it ends).
 pub(super) fn parse_max_age(raw: &Value, max: Duration) -> Result<Duration, GatewayError> {
     let bad = |why: &str| {
         GatewayError::bad_request(
             "invalid_argument",
-            format!(
-                "maxAge: {why} (a duration such as 15m, 90s or 1h30m, at most {})",
-                humantime::format_duration(max)
-            ),
+            format!("maxAge: {why} (a duration such as 15m, 90s or 1h30m)"),
         )
     };
     let text = raw.as_str().ok_or_else(|| bad("must be a string"))?;
-    let age = humantime::parse_duration(text.trim()).map_err(|_| bad("is not a duration"))?;
-    if age.is_zero() {
-        return Err(bad("must be more than zero"));
+    let mut rest = text.as_bytes();
+    if rest.is_empty() {
+        return Err(bad("is not a duration"));
     }
-    if age > max {
-        return Err(bad("is too long"));
+    let mut total = Duration::ZERO;
+    while !rest.is_empty() {
+        let digits = rest.iter().take_while(|b| b.is_ascii_digit()).count();
+        if digits == 0 {
+            return Err(bad("is not a duration"));
+        }
+        // Saturating: a number too large for any unit is simply past `max`.
+        let n: u64 = std::str::from_utf8(&rest[..digits])
+            .expect("ASCII digits")
+            .parse()
+            .unwrap_or(u64::MAX);
+        rest = &rest[digits..];
+        let (unit_ms, len): (u64, usize) = match rest {
+            [b'm', b's', ..] => (1, 2),
+            [b's', ..] => (1_000, 1),
+            [b'm', ..] => (60_000, 1),
+            [b'h', ..] => (3_600_000, 1),
+            [b'd', ..] => (86_400_000, 1),
+            _ => return Err(bad("is not a duration")),
+        };
+        rest = &rest[len..];
+        total = total.saturating_add(Duration::from_millis(n.saturating_mul(unit_ms)));
     }
-    Ok(age)
+    Ok(total.min(max))
 }
 
 /// The latest identical run this caller may be handed, if it finished successfully within
@@ -132,25 +153,43 @@ mod tests {
     use serde_json::json;
 
     #[test]
-    fn max_age_takes_durations_up_to_the_configured_bound() {
+    fn max_age_reads_its_documented_grammar_and_caps_at_the_configured_bound() {
         let max = Duration::from_secs(24 * 3600);
-        assert_eq!(
-            parse_max_age(&json!("15m"), max).unwrap(),
-            Duration::from_secs(900)
-        );
-        assert_eq!(
-            parse_max_age(&json!("1h 30m"), max).unwrap(),
-            Duration::from_secs(5400)
-        );
+        let read = |v: Value| parse_max_age(&v, max);
+        assert_eq!(read(json!("15m")).unwrap(), Duration::from_secs(900));
+        assert_eq!(read(json!("1h30m")).unwrap(), Duration::from_secs(5400));
+        assert_eq!(read(json!("1500ms")).unwrap(), Duration::from_millis(1500));
+        assert_eq!(read(json!("0s")).unwrap(), Duration::ZERO);
+        assert_eq!(read(json!("25h")).unwrap(), max);
+        assert_eq!(read(json!("99999999999999999999999d")).unwrap(), max);
         for bad in [
-            json!("0s"),
             json!("soon"),
             json!(900),
-            json!("25h"),
             json!(""),
+            json!("1h 30m"),
+            json!("15"),
+            json!("m"),
         ] {
-            let e = parse_max_age(&bad, max).unwrap_err();
-            assert!(e.to_string().contains("maxAge"), "{bad}: {e}");
+            let e = read(bad.clone()).unwrap_err();
+            assert!(e.to_string().starts_with("maxAge"), "{bad}: {e}");
+        }
+    }
+
+    proptest::proptest! {
+        /// Whatever the document's pattern admits, the parser accepts (a schema-valid
+        /// request is never refused), and nothing it is given makes it panic.
+        #[test]
+        fn every_age_the_documented_pattern_admits_is_accepted(
+            s in proptest::string::string_regex(
+                crate::domain::report::MAX_AGE_PATTERN.trim_start_matches('^').trim_end_matches('$'),
+            ).unwrap()
+        ) {
+            proptest::prop_assert!(parse_max_age(&json!(s), Duration::from_secs(86400)).is_ok(), "{s:?}");
+        }
+
+        #[test]
+        fn no_text_makes_the_max_age_parser_panic(s in ".{0,24}") {
+            let _ = parse_max_age(&json!(s), Duration::from_secs(86400));
         }
     }
 }

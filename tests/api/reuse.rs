@@ -440,7 +440,7 @@ async fn reuse_is_audited_with_the_original_reports_id() {
 #[actix_rt::test]
 async fn a_max_age_that_is_not_a_usable_duration_is_refused_before_any_upstream_call() {
     let app = spawn(Duration::ZERO);
-    for age in [json!("soon"), json!(900), json!("0s"), json!("25h")] {
+    for age in [json!("soon"), json!(900), json!(""), json!("1h 30m")] {
         let mut body = accounts(SOURCE);
         body["maxAge"] = age.clone();
         let r = app.run(&body.to_string()).await;
@@ -451,6 +451,19 @@ async fn a_max_age_that_is_not_a_usable_duration_is_refused_before_any_upstream_
         );
     }
     assert_eq!(app.sim.counters().api_calls(), 0);
+}
+
+#[actix_rt::test]
+async fn a_zero_max_age_reuses_nothing_finished_and_one_past_the_bound_is_read_as_the_bound() {
+    let app = spawn(Duration::ZERO);
+    assert_eq!(app.run(&accounts(SOURCE).to_string()).await.status, 202);
+    let zero = app.run(&with_max_age(accounts(SOURCE), "0s")).await;
+    assert_eq!(zero.status, 202, "{}", zero.text());
+    assert_eq!(zero.json()["reused"], false);
+    let long = app.run(&with_max_age(accounts(SOURCE), "30d")).await;
+    assert_eq!(long.status, 200, "{}", long.text());
+    assert_eq!(long.json()["id"], zero.json()["id"]);
+    assert_eq!(app.sim.counters().run, 2);
 }
 
 #[actix_rt::test]
