@@ -72,6 +72,7 @@ pub struct Metrics {
     pub redis_fallback: IntGauge,
     pub redis_fallbacks: IntCounter,
     pub redis_errors: IntCounter,
+    pub jwks_unusable: IntGaugeVec,
 }
 
 fn reg<T: prometheus::core::Collector + Clone + 'static>(r: &Registry, c: T) -> T {
@@ -378,6 +379,12 @@ impl Metrics {
                     "Redis commands that failed or timed out.",
                 )
                 .unwrap(),
+            ),
+            jwks_unusable: gauge_vec(
+                "jwks_unusable_keys",
+                "Keys of an issuer's last fetched JWKS that the gateway skipped (unsupported \
+                 algorithm or key type); the issuer's other keys are used.",
+                &["issuer"],
             ),
             registry: r,
         };

@@ -165,8 +165,12 @@ impl Application {
             audit.clone(),
             shared.clone(),
         )?);
+        let authenticator = web::Data::new(
+            Authenticator::new(&settings.auth, clock.clone()).map_err(anyhow::Error::msg)?,
+        );
         let observed_audit = audit.clone();
         let observed = web::Data::new(Observed {
+            auth: authenticator.clone(),
             budget: upstream.budget.clone(),
             limiter: limiter.clone(),
             tokens: upstream.tokens.clone(),
@@ -174,9 +178,6 @@ impl Application {
             audit: audit.clone(),
             shared: shared.clone(),
         });
-        let authenticator = web::Data::new(
-            Authenticator::new(&settings.auth, clock.clone()).map_err(anyhow::Error::msg)?,
-        );
         let policy = web::Data::new(Policy::new(&settings.policy));
         let token_issuer = web::Data::new(routes::oauth::TokenIssuer::new(
             &settings.auth,

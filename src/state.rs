@@ -60,6 +60,7 @@ pub struct Observed {
     pub audit: web::Data<Audit>,
     /// The Redis store, when `redis.url` is set.
     pub shared: Option<Arc<SharedStore>>,
+    pub auth: web::Data<crate::auth::Authenticator>,
 }
 
 impl Observed {
@@ -81,6 +82,9 @@ impl Observed {
                     .with_label_values(&[k.label()])
                     .set(i64::from(k == kind));
             }
+        }
+        for (issuer, n) in self.auth.unusable_jwks_keys() {
+            m.jwks_unusable.with_label_values(&[issuer]).set(n as i64);
         }
         let sync = |c: &IntCounter, v: u64| c.inc_by(v.saturating_sub(c.get()));
         for (name, counters) in [

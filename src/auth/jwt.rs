@@ -122,6 +122,14 @@ impl Authenticator {
             .map(|v| v.caller)
     }
 
+    /// Unusable keys in each issuer's last fetched JWKS, by issuer (for metrics).
+    pub fn unusable_jwks_keys(&self) -> Vec<(&str, usize)> {
+        self.issuers
+            .iter()
+            .filter_map(|i| Some((i.issuer.as_str(), i.jwks.as_ref()?.unusable())))
+            .collect()
+    }
+
     pub async fn verify(&self, token: &str, http: &awc::Client) -> Result<Arc<Caller>, Rejection> {
         if token.len() > self.max_token_bytes {
             return Err(reject("token too large"));

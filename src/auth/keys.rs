@@ -1,8 +1,9 @@
 //! Verification keys, each pinned to one algorithm: HMAC secrets, PEM public keys, JWKS
 //! files and JWKS URLs (cached, refreshed, refetched on an unknown `kid` at most so often).
 use super::settings::{IssuerSettings, PemKeySettings};
-use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, Jwk, JwkSet};
+use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, Jwk};
 use jsonwebtoken::{Algorithm, DecodingKey};
+use serde_json::Value;
 use std::path::Path;
 use std::str::FromStr;
 use std::sync::RwLock;
@@ -65,33 +66,67 @@ fn jwk_algorithm(jwk: &Jwk) -> Option<Algorithm> {
     }
 }
 
-pub fn keys_from_jwks(set: &JwkSet) -> Vec<VerifyKey> {
-    set.keys
-        .iter()
-        .filter_map(|jwk| {
-            let alg = jwk_algorithm(jwk)?;
-            if matches!(alg, Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512) {
-                return None;
+/// A JWKS converted key by key: one key the gateway cannot use (an ES512 or an unknown
+/// `kty`) must not take the issuer's other keys down with it.
+pub struct Converted {
+    pub keys: Vec<VerifyKey>,
+    /// Why each unusable key was skipped (its `kid` and the reason; never key material).
+    pub skipped: Vec<String>,
+}
+
+fn convert(raw: &Value) -> Result<VerifyKey, String> {
+    let jwk: Jwk = serde_json::from_value(raw.clone()).map_err(|e| {
+        let what = ["kty", "alg", "crv"]
+            .iter()
+            .filter_map(|k| raw[k].as_str().map(|v| format!("{k} {v:?}")))
+            .collect::<Vec<_>>()
+            .join(", ");
+        format!("unsupported key ({what}): {e}")
+    })?;
+    let alg = jwk_algorithm(&jwk).ok_or("no signature algorithm the gateway supports")?;
+    if matches!(alg, Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512) {
+        return Err("symmetric keys are never trusted from a JWKS".into());
+    }
+    let key = DecodingKey::from_jwk(&jwk).map_err(|e| format!("unusable key: {e}"))?;
+    Ok(VerifyKey {
+        kid: jwk.common.key_id.clone(),
+        alg,
+        key,
+    })
+}
+
+/// Converts a JWKS document (`{"keys": [...]}`) one key at a time.
+pub fn keys_from_jwks(doc: &[u8]) -> Result<Converted, String> {
+    let doc: Value = serde_json::from_slice(doc).map_err(|e| format!("not JSON: {e}"))?;
+    let raw = doc["keys"]
+        .as_array()
+        .ok_or("no \"keys\" array (not a JWKS)")?;
+    let mut out = Converted {
+        keys: vec![],
+        skipped: vec![],
+    };
+    for (i, k) in raw.iter().enumerate() {
+        match convert(k) {
+            Ok(key) => out.keys.push(key),
+            Err(why) => {
+                let kid = k["kid"].as_str();
+                out.skipped.push(format!("key {i} (kid {kid:?}): {why}"))
             }
-            let key = DecodingKey::from_jwk(jwk).ok()?;
-            Some(VerifyKey {
-                kid: jwk.common.key_id.clone(),
-                alg,
-                key,
-            })
-        })
-        .collect()
+        }
+    }
+    Ok(out)
 }
 
 pub fn load_jwks_file(path: &Path) -> Result<Vec<VerifyKey>, String> {
     let raw = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    let set: JwkSet = serde_json::from_slice(&raw)
-        .map_err(|e| format!("{} is not a JWKS: {e}", path.display()))?;
-    let keys = keys_from_jwks(&set);
-    if keys.is_empty() {
+    let set = keys_from_jwks(&raw).map_err(|e| format!("{} is not a JWKS: {e}", path.display()))?;
+    for why in &set.skipped {
+        tracing::warn!(file = %path.display(), skipped = %why, "JWKS key skipped");
+    }
+    if set.keys.is_empty() {
         return Err(format!("{} has no usable public key", path.display()));
     }
-    Ok(keys)
+    Ok(set.keys)
 }
 
 /// Keys that never change while running.
@@ -117,6 +152,8 @@ pub fn static_keys(iss: &IssuerSettings) -> Result<Vec<VerifyKey>, String> {
 
 struct JwksState {
     keys: Vec<VerifyKey>,
+    /// Keys of the last document that could not be used (reported once each).
+    skipped: Vec<String>,
     fetched_at: Option<Instant>,
     last_attempt: Option<Instant>,
 }
@@ -140,6 +177,7 @@ impl RemoteJwks {
             min_refetch,
             state: RwLock::new(JwksState {
                 keys: vec![],
+                skipped: vec![],
                 fetched_at: None,
                 last_attempt: None,
             }),
@@ -156,6 +194,11 @@ impl RemoteJwks {
 
     pub fn keys(&self) -> Vec<VerifyKey> {
         self.state.read().unwrap().keys.clone()
+    }
+
+    /// How many keys of the last fetched document could not be used.
+    pub fn unusable(&self) -> usize {
+        self.state.read().unwrap().skipped.len()
     }
 
     /// Makes sure the keys are fresh enough for a token naming `kid`.
@@ -188,10 +231,15 @@ impl RemoteJwks {
         }
         self.state.write().unwrap().last_attempt = Some(Instant::now());
         match self.fetch(http).await {
-            Ok(keys) => {
-                tracing::info!(url = %crate::urls::shown(&self.url), keys = keys.len(), "fetched JWKS");
+            Ok(set) => {
                 let mut s = self.state.write().unwrap();
-                s.keys = keys;
+                // Logged once per key, not on every refresh of an unchanged document.
+                for why in set.skipped.iter().filter(|w| !s.skipped.contains(w)) {
+                    tracing::warn!(url = %crate::urls::shown(&self.url), skipped = %why, "JWKS key skipped");
+                }
+                tracing::info!(url = %crate::urls::shown(&self.url), keys = set.keys.len(), skipped = set.skipped.len(), "fetched JWKS");
+                s.keys = set.keys;
+                s.skipped = set.skipped;
                 s.fetched_at = Some(Instant::now());
             }
             // Keep the keys we had: an IdP blip must not log everyone out.
@@ -201,7 +249,7 @@ impl RemoteJwks {
         }
     }
 
-    async fn fetch(&self, http: &awc::Client) -> Result<Vec<VerifyKey>, String> {
+    async fn fetch(&self, http: &awc::Client) -> Result<Converted, String> {
         let mut resp = http
             .get(&self.url)
             .timeout(Duration::from_secs(5))
@@ -216,7 +264,6 @@ impl RemoteJwks {
             .limit(1 << 20)
             .await
             .map_err(|e| e.to_string())?;
-        let set: JwkSet = serde_json::from_slice(&body).map_err(|e| e.to_string())?;
-        Ok(keys_from_jwks(&set))
+        keys_from_jwks(&body)
     }
 }

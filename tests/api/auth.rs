@@ -363,3 +363,38 @@ async fn forged_kids_cannot_make_the_gateway_hammer_the_idp() {
         "one fetch, no matter how many unknown kids"
     );
 }
+
+#[actix_rt::test]
+async fn a_jwks_with_an_unsupported_key_still_serves_its_other_keys_and_reports_the_skipped_ones() {
+    // Arrange: one usable key beside an ES512 key (P-521) and a key of an unknown type.
+    let idp = start_idp();
+    let k1 = EcKey::new("k1");
+    let es512 = json!({"kty": "EC", "crv": "P-521", "kid": "big", "alg": "ES512", "use": "sig",
+        "x": "AekpBQ8ST8a8VcfVOTNl353vSrDCLLJXmPk06wTjxrrjcBpXp5EOnYG_NjFZ6OvLFV1jSfS9tsz4qUxcWceqwQGk",
+        "y": "ADSmRA43Z1DSNx_RvcLI87cdL07l6jQyyBXMoxVg_l2Th-x3S1WDhjDly79ajL4Kkd0AZMaZmh9ubmf63e3kyMj2"});
+    let unknown = json!({"kty": "XYZ", "kid": "odd", "k": "AAAA"});
+    *idp.jwks.lock().unwrap() = json!({"keys": [es512, unknown, k1.jwk()]});
+    let app = spawn_with_jwks(&idp, Duration::from_secs(3600)).await;
+
+    // Act: a fresh replica sees a token signed with the usable key.
+    let r = app
+        .request_as(
+            &k1.sign(&claims("https://corp.idp.test")),
+            "GET",
+            "/v1/reports/0123456789abcdef0123456789abcdef",
+            None,
+        )
+        .await;
+
+    // Assert: the caller is accepted (404: no such report), the two others are reported.
+    assert_eq!(r.status, 404, "{}", r.text());
+    let metrics = crate::helpers::scrape(&app).await;
+    assert_eq!(
+        crate::helpers::value(
+            &metrics,
+            "reportgate_jwks_unusable_keys{issuer=\"https://corp.idp.test\"}"
+        ),
+        Some(2.0),
+        "{metrics}"
+    );
+}
