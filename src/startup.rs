@@ -151,6 +151,11 @@ impl Application {
         let state = web::Data::new(AppState {
             max_body_bytes: settings.server.max_body_bytes,
             ids: ReportIds::new(signing_key.expose().as_bytes()),
+            holders: Arc::new(auth::Holders::new(
+                settings.cache.sealed_ids_retention,
+                settings.cache.sealed_ids_entries,
+                shared.clone(),
+            )),
             cache: Arc::new(ReportCache::with_store(
                 settings.cache.clone(),
                 shared.clone(),

@@ -22,6 +22,8 @@ use std::sync::Arc;
 pub struct AppState {
     pub max_body_bytes: usize,
     pub ids: ReportIds,
+    /// Who holds each upstream report the gateway sealed.
+    pub holders: Arc<crate::auth::Holders>,
     pub cache: Arc<ReportCache>,
     pub lifecycle: Arc<Lifecycle>,
     /// The Redis store, when `redis.url` is set.

@@ -1,6 +1,7 @@
 //! Callers: who they are (JWT), what they may do (policy), and which reports are theirs
 //! (owner-bound ids).
 pub mod clients;
+mod holders;
 mod jwt;
 mod keys;
 mod middleware;
@@ -10,6 +11,7 @@ mod report_ids;
 pub mod settings;
 pub mod webhook;
 
+pub use holders::{Holders, Release};
 pub use jwt::Authenticator;
 pub use middleware::{bearer, middleware, IdpClient, Refusal};
 pub use policy::Policy;

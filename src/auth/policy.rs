@@ -76,6 +76,25 @@ impl TeamPolicy {
         Ok(())
     }
 
+    /// Reading a report by its raw upstream id: its type must be one the team may run; an
+    /// ACCOUNTS report needs every source (the upstream result does not say which).
+    pub fn check_read(&self, report_type: Option<&str>) -> Result<(), String> {
+        let t = report_type.unwrap_or("");
+        if !listed(&self.run, t) {
+            return Err(format!("your team may not read {t:?} reports"));
+        }
+        if t == ReportType::Accounts.as_str() && !listed(&self.sources, "") {
+            return Err("your team may not read accounts of every source".into());
+        }
+        Ok(())
+    }
+
+    /// Whether [`Self::check_read`] allows every report.
+    pub fn reads_everything(&self) -> bool {
+        let all = |list: &[String]| list.iter().any(|x| x == "*");
+        all(&self.run) && all(&self.sources)
+    }
+
     pub fn check_cancel(&self) -> Result<(), String> {
         self.cancel
             .then_some(())

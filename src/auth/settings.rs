@@ -133,6 +133,9 @@ pub struct TeamPolicy {
     pub sdk_paths: bool,
     #[serde(default)]
     pub raw_ids: bool,
+    /// Cancel by raw upstream id too (needs `raw_ids` and `cancel`; off unless set).
+    #[serde(default)]
+    pub raw_cancel: bool,
     /// The team's own limit: sustained requests per second...
     #[serde(default = "default_rate")]
     pub rate: f64,
@@ -171,6 +174,7 @@ impl TeamPolicy {
             cancel: true,
             sdk_paths: true,
             raw_ids: true,
+            raw_cancel: true,
             rate: 1000.0,
             burst: 1000,
             weight: 1,

@@ -24,4 +24,9 @@ pub struct CacheSettings {
     #[serde(with = "humantime_serde")]
     pub reuse_max_age: Duration,
     pub reuse_entries: u64,
+    /// How long the gateway remembers which upstream reports it handed out, and to whom
+    /// (at least as long as IdentityNow keeps report results).
+    #[serde(with = "humantime_serde")]
+    pub sealed_ids_retention: Duration,
+    pub sealed_ids_entries: u64,
 }

@@ -38,31 +38,113 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     sdk::configure(cfg);
 }
 
-/// Turns an id presented by a caller into the upstream id, if the caller may see it.
-/// Someone else's report answers exactly like a report that does not exist.
-pub(crate) fn resolve_id(
-    state: &AppState,
-    policy: &Policy,
-    caller: &Caller,
-    raw: &str,
-) -> Result<ReportId, GatewayError> {
-    open_id(state, policy, caller, raw).map(|(id, _)| id)
+/// A report id a caller may use: the upstream id, whether it came raw (an upstream id
+/// without the gateway's seal, which the team's `raw_ids` allows), and whether it is a
+/// reused one (another owner's run handed over by `maxAge`).
+#[derive(Debug, Clone)]
+pub(crate) struct Resolved {
+    pub id: ReportId,
+    pub raw: bool,
+    pub reused: bool,
 }
 
-/// The upstream id a cancel may act on: a reused report (another owner's run, handed to
-/// this caller by `maxAge`) is readable but not this caller's to cancel.
-pub(crate) fn resolve_cancellable(
+impl std::ops::Deref for Resolved {
+    type Target = ReportId;
+    fn deref(&self) -> &ReportId {
+        &self.id
+    }
+}
+
+/// Turns an id presented by a caller into the upstream id, if the caller may see it.
+/// Someone else's report answers exactly like a report that does not exist, whether its id
+/// is sealed for someone else or raw: `raw_ids` opens reports the gateway did not start
+/// (and the team's own), never one the gateway handed to another owner.
+pub(crate) async fn resolve_id(
     state: &AppState,
     policy: &Policy,
     caller: &Caller,
     raw: &str,
-) -> Result<ReportId, GatewayError> {
-    let (id, reused) = open_id(state, policy, caller, raw)?;
-    policy
+) -> Result<Resolved, GatewayError> {
+    let presented =
+        ReportId::parse(raw).map_err(|m| GatewayError::bad_request("invalid_report_id", m))?;
+    audit::note(|n| n.report_id = Some(presented.to_string()));
+    let owner = policy.owner(caller);
+    let found = |id, raw, reused| Some(Resolved { id, raw, reused });
+    let resolved = match state.ids.open(owner, &presented) {
+        Opened::Owned(id) => found(id, false, false),
+        Opened::Reused(id) => found(id, false, true),
+        Opened::Raw(id) if policy.for_team(&caller.team).raw_ids => {
+            let theirs = state.holders.sealed(id.as_str()).await
+                && !state.holders.holds(owner, id.as_str()).await;
+            if theirs {
+                None
+            } else {
+                found(id, true, false)
+            }
+        }
+        Opened::Raw(_) | Opened::Foreign => None,
+    };
+    let Some(resolved) = resolved else {
+        audit::note(|n| n.denied = true);
+        return Err(GatewayError::report_not_found());
+    };
+    audit::note(|n| n.upstream_id = Some(resolved.id.to_string()));
+    Ok(resolved)
+}
+
+/// A raw id reads only what the team's `run`/`sources` policy allows, judged by the type in
+/// the upstream result. The result carries no arguments, so an ACCOUNTS report is readable
+/// raw only by a team allowed every source. A refusal answers like a missing report.
+pub(crate) fn check_raw_read(
+    policy: &Policy,
+    caller: &Caller,
+    id: &Resolved,
+    results: &crate::wire::models::ReportResults,
+) -> Result<(), GatewayError> {
+    if !id.raw {
+        return Ok(());
+    }
+    match policy
         .for_team(&caller.team)
-        .check_cancel()
-        .map_err(GatewayError::Forbidden)?;
-    if reused {
+        .check_read(results.report_type.as_deref())
+    {
+        Ok(()) => Ok(()),
+        Err(why) => {
+            tracing::debug!(reason = %why, "raw id refused by policy");
+            audit::note(|n| n.denied = true);
+            Err(GatewayError::report_not_found())
+        }
+    }
+}
+
+/// For a raw id, reads the result (through the cache) to apply [`check_raw_read`]; a team
+/// that may run every type of every source needs no read.
+pub(crate) async fn check_raw(
+    state: &AppState,
+    upstream: &IdentityNow,
+    family: PathFamily,
+    policy: &Policy,
+    caller: &Caller,
+    id: &Resolved,
+) -> Result<(), GatewayError> {
+    if !id.raw || policy.for_team(&caller.team).reads_everything() {
+        return Ok(());
+    }
+    let cached = cached_result(state, upstream, family, id, None).await?;
+    check_raw_read(policy, caller, id, &cached.results)
+}
+
+/// Whether the caller may cancel this report: the team's `cancel`; a reused report
+/// (another owner's run, handed to this caller by `maxAge`) is readable but not this
+/// caller's to cancel; a raw id needs the team's explicit `raw_cancel` too.
+pub(crate) fn check_cancel(
+    policy: &Policy,
+    caller: &Caller,
+    id: &Resolved,
+) -> Result<(), GatewayError> {
+    let team = policy.for_team(&caller.team);
+    team.check_cancel().map_err(GatewayError::Forbidden)?;
+    if id.reused {
         return Err(GatewayError::Conflict {
             code: "report_reused",
             message: "this report is another owner's run, reused for you (maxAge); it is theirs \
@@ -70,30 +152,12 @@ pub(crate) fn resolve_cancellable(
                 .into(),
         });
     }
-    Ok(id)
-}
-
-/// [`resolve_id`], and whether the id is a reused one.
-fn open_id(
-    state: &AppState,
-    policy: &Policy,
-    caller: &Caller,
-    raw: &str,
-) -> Result<(ReportId, bool), GatewayError> {
-    let presented =
-        ReportId::parse(raw).map_err(|m| GatewayError::bad_request("invalid_report_id", m))?;
-    audit::note(|n| n.report_id = Some(presented.to_string()));
-    let (upstream, reused) = match state.ids.open(policy.owner(caller), &presented) {
-        Opened::Owned(upstream) => (upstream, false),
-        Opened::Reused(upstream) => (upstream, true),
-        Opened::Raw(upstream) if policy.for_team(&caller.team).raw_ids => (upstream, false),
-        Opened::Raw(_) | Opened::Foreign => {
-            audit::note(|n| n.denied = true);
-            return Err(GatewayError::report_not_found());
-        }
-    };
-    audit::note(|n| n.upstream_id = Some(upstream.to_string()));
-    Ok((upstream, reused))
+    if id.raw && !team.raw_cancel {
+        return Err(GatewayError::Forbidden(
+            "your team may not cancel reports by their upstream id".into(),
+        ));
+    }
+    Ok(())
 }
 
 /// A resource whose other methods answer 405 with `Allow`.

@@ -1,7 +1,7 @@
 //! The simplified API: `/v1/reports`, camelCase, one lifecycle vocabulary.
 use super::{
-    cached_result, fetch_file, long_poll, read_run_request, resolve_id, resource, respond_file,
-    reuse,
+    cached_result, check_cancel, check_raw, fetch_file, long_poll, read_run_request, resolve_id,
+    resource, respond_file, reuse,
 };
 use crate::auth::{Caller, Policy};
 use crate::cache::{IdempotentRun, LatestRun, StartedRun};
@@ -170,6 +170,7 @@ pub async fn run_report(
                 let mut task = started.task.clone();
                 task.id = if first {
                     let id = state.ids.seal(&owner, &upstream_id);
+                    state.holders.hold(&owner, upstream_id.as_str()).await;
                     crate::audit::note(|n| {
                         n.upstream_id = Some(upstream_id.to_string());
                         n.report_id = Some(id.clone());
@@ -295,7 +296,7 @@ pub async fn get_report(
     caller: web::ReqData<Arc<Caller>>,
     upstream: web::Data<IdentityNow>,
 ) -> Result<HttpResponse, GatewayError> {
-    let upstream_id = resolve_id(&state, &policy, &caller, &id)?;
+    let upstream_id = resolve_id(&state, &policy, &caller, &id).await?;
     let q = web::Query::<StatusQuery>::from_query(req.query_string())
         .map_err(|e| GatewayError::bad_request("invalid_query", e.to_string()))?;
     let wait = match q.wait {
@@ -317,6 +318,8 @@ pub async fn get_report(
             .app_data::<web::Data<Metrics>>()
             .expect("metrics configured"),
     };
+    // A raw id is checked against the team's policy before anything is held for it.
+    check_raw(&state, &upstream, FAMILY, &policy, &caller, &upstream_id).await?;
     let cached = long_poll::hold(&state, &upstream, FAMILY, &upstream_id, wait, who).await?;
     // The caller's id (owner-bound) is the report's name here, whatever upstream echoes.
     Ok(HttpResponse::Ok().content_type("application/json").body(
@@ -376,7 +379,7 @@ pub async fn download_report(
     caller: web::ReqData<Arc<Caller>>,
     upstream: web::Data<IdentityNow>,
 ) -> Result<HttpResponse, GatewayError> {
-    let id = resolve_id(&state, &policy, &caller, &id)?;
+    let id = resolve_id(&state, &policy, &caller, &id).await?;
     let q = web::Query::<FileQuery>::from_query(req.query_string())
         .map_err(|e| GatewayError::bad_request("invalid_query", e.to_string()))?;
     let format = match q.format.as_deref().map(str::to_ascii_lowercase).as_deref() {
@@ -398,6 +401,7 @@ pub async fn download_report(
     } else {
         vec![]
     };
+    check_raw(&state, &upstream, FAMILY, &policy, &caller, &id).await?;
     let source = match fetch_file(&state, &upstream, FAMILY, &id, format, &query, false).await {
         Ok(s) => s,
         Err(UpstreamError::Status { status, .. }) if status == StatusCode::NOT_FOUND => {
@@ -476,7 +480,9 @@ pub async fn cancel_report(
     caller: web::ReqData<Arc<Caller>>,
     upstream: web::Data<IdentityNow>,
 ) -> Result<HttpResponse, GatewayError> {
-    let id = super::resolve_cancellable(&state, &policy, &caller, &id)?;
+    let id = resolve_id(&state, &policy, &caller, &id).await?;
+    check_cancel(&policy, &caller, &id)?;
+    check_raw(&state, &upstream, FAMILY, &policy, &caller, &id).await?;
     upstream.cancel(FAMILY, &id).await?;
     Ok(HttpResponse::NoContent().finish())
 }

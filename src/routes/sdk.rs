@@ -1,7 +1,10 @@
 //! The upstream's own paths and shapes, so code written against the official SDKs works
 //! by changing only the base URL and token: `/v3/reports/...` (Python 1.x, Go v2, TS) and
 //! `/reports/v1/...` (Python 2.x, Go v3). Errors use the upstream's bodies.
-use super::{cached_result, fetch_file, read_run_request, resolve_id, resource, respond_file};
+use super::{
+    cached_result, check_cancel, check_raw, check_raw_read, fetch_file, read_run_request,
+    resolve_id, resource, respond_file,
+};
 use crate::auth::{Caller, Policy};
 use crate::domain::ReportId;
 use crate::error::{GatewayError, SdkError, UpstreamError};
@@ -91,6 +94,7 @@ async fn run(
         .map_err(|_| UpstreamError::BadResponse("run returned no usable id".into()))?;
     let owner = policy.owner(&caller);
     let sealed = state.ids.seal(owner, &upstream_id);
+    state.holders.hold(owner, upstream_id.as_str()).await;
     crate::audit::note(|n| {
         n.upstream_id = Some(upstream_id.to_string());
         n.report_id = Some(sealed.clone());
@@ -124,10 +128,11 @@ async fn result(
     upstream: web::Data<IdentityNow>,
 ) -> Result<HttpResponse, SdkError> {
     let presented = id.into_inner();
-    let id = resolve_id(&state, &policy, &caller, &presented)?;
+    let id = resolve_id(&state, &policy, &caller, &presented).await?;
     let q = web::Query::<ResultQuery>::from_query(req.query_string())
         .map_err(|e| GatewayError::bad_request("invalid_query", e.to_string()))?;
     let cached = cached_result(&state, &upstream, **family, &id, q.completed).await?;
+    check_raw_read(&policy, &caller, &id, &cached.results)?;
     with_id(&cached.body, &presented)
 }
 
@@ -148,7 +153,7 @@ async fn file(
     caller: web::ReqData<Arc<Caller>>,
     upstream: web::Data<IdentityNow>,
 ) -> Result<HttpResponse, SdkError> {
-    let id = resolve_id(&state, &policy, &caller, &id)?;
+    let id = resolve_id(&state, &policy, &caller, &id).await?;
     let q = web::Query::<FileQuery>::from_query(req.query_string())
         .map_err(|e| GatewayError::bad_request("invalid_query", e.to_string()))?;
     let format = match q.file_format.as_deref() {
@@ -171,6 +176,7 @@ async fn file(
     }
     // A caller asking for an upstream audit event (auditable=true) gets a real upstream download.
     let bypass = q.auditable == Some(true);
+    check_raw(&state, &upstream, **family, &policy, &caller, &id).await?;
     let source = match fetch_file(&state, &upstream, **family, &id, format, &extra, bypass).await {
         Ok(s) => s,
         // Upstream's 404 goes back as it came; a cached result saying the report finished
@@ -194,7 +200,9 @@ async fn cancel(
     caller: web::ReqData<Arc<Caller>>,
     upstream: web::Data<IdentityNow>,
 ) -> Result<HttpResponse, SdkError> {
-    let id = super::resolve_cancellable(&state, &policy, &caller, &id)?;
+    let id = resolve_id(&state, &policy, &caller, &id).await?;
+    check_cancel(&policy, &caller, &id)?;
+    check_raw(&state, &upstream, **family, &policy, &caller, &id).await?;
     upstream.cancel(**family, &id).await?;
     Ok(HttpResponse::NoContent().finish())
 }

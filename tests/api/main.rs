@@ -23,6 +23,7 @@ mod oauth;
 mod observability;
 mod policy;
 mod ranges;
+mod raw_ids;
 mod report_cli;
 mod reports;
 mod reuse;
