@@ -160,6 +160,25 @@ pub(crate) fn check_cancel(
     Ok(())
 }
 
+/// Cancels a report for its caller. IdentityNow answers a run of a non-concurrent report
+/// that is already running with that task, so one upstream task can be held by several
+/// owners: a cancel then only withdraws this owner's claim, and the task is cancelled
+/// upstream only by the last owner holding it.
+pub(crate) async fn cancel_for(
+    state: &AppState,
+    upstream: &IdentityNow,
+    family: PathFamily,
+    owner: &str,
+    id: &ReportId,
+) -> Result<(), GatewayError> {
+    if state.holders.release(owner, id.as_str()).await == crate::auth::Release::Withdrawn {
+        tracing::info!("cancel withdrew this owner's claim; another owner still holds the task");
+        return Ok(());
+    }
+    upstream.cancel(family, id).await?;
+    Ok(())
+}
+
 /// A resource whose other methods answer 405 with `Allow`.
 pub(crate) fn resource(path: &str, allow: &'static str) -> actix_web::Resource {
     web::resource(path).default_service(web::to(move || async move {

@@ -459,7 +459,9 @@ async fn explain_missing_file(
 }
 
 /// Cancel a report. Cancelling a finished report changes nothing and also answers 204; a
-/// report reused from another owner (`maxAge`) is refused with 409 and left running.
+/// report reused from another owner (`maxAge`) is refused with 409 and left running. A
+/// report another team also holds (IdentityNow de-duplicated the two runs into one task)
+/// keeps running for that team: only this caller's claim is withdrawn.
 #[utoipa::path(
     post, path = "/v1/reports/{id}/cancel", tag = "reports", security(("bearer" = [])),
     params(("id" = String, Path, description = "Report id (as returned by run)", pattern = "^[A-Za-z0-9_-]{1,128}$")),
@@ -483,6 +485,6 @@ pub async fn cancel_report(
     let id = resolve_id(&state, &policy, &caller, &id).await?;
     check_cancel(&policy, &caller, &id)?;
     check_raw(&state, &upstream, FAMILY, &policy, &caller, &id).await?;
-    upstream.cancel(FAMILY, &id).await?;
+    super::cancel_for(&state, &upstream, FAMILY, policy.owner(&caller), &id).await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -203,6 +203,6 @@ async fn cancel(
     let id = resolve_id(&state, &policy, &caller, &id).await?;
     check_cancel(&policy, &caller, &id)?;
     check_raw(&state, &upstream, **family, &policy, &caller, &id).await?;
-    upstream.cancel(**family, &id).await?;
+    super::cancel_for(&state, &upstream, **family, policy.owner(&caller), &id).await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -35,6 +35,7 @@ mod sdk_paths;
 mod security;
 mod shared;
 mod shared_limits;
+mod shared_tasks;
 mod simulator;
 mod stages;
 mod tokens;
