@@ -179,6 +179,21 @@ pub(crate) async fn cancel_for(
     Ok(())
 }
 
+/// Marks a response that carries report data: never sniffed as another type, never kept
+/// by a browser or shared cache (the data is its owner's, and a status changes).
+pub(crate) fn private(mut resp: HttpResponse) -> HttpResponse {
+    let h = resp.headers_mut();
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        header::HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::CACHE_CONTROL,
+        header::HeaderValue::from_static("no-store"),
+    );
+    resp
+}
+
 /// A resource whose other methods answer 405 with `Allow`.
 pub(crate) fn resource(path: &str, allow: &'static str) -> actix_web::Resource {
     web::resource(path).default_service(web::to(move || async move {

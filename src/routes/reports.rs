@@ -249,7 +249,7 @@ pub async fn run_report(
     if replayed {
         resp.insert_header(("idempotent-replayed", "true"));
     }
-    Ok(resp.body(done.body.clone()))
+    Ok(super::private(resp.body(done.body.clone())))
 }
 
 /// Whether a value is a usable `Idempotency-Key`: 1 to 255 visible ASCII characters.
@@ -322,8 +322,10 @@ pub async fn get_report(
     check_raw(&state, &upstream, FAMILY, &policy, &caller, &upstream_id).await?;
     let cached = long_poll::hold(&state, &upstream, FAMILY, &upstream_id, wait, who).await?;
     // The caller's id (owner-bound) is the report's name here, whatever upstream echoes.
-    Ok(HttpResponse::Ok().content_type("application/json").body(
-        crate::cache::rendered::report_body(&cached, &id.into_inner()),
+    Ok(super::private(
+        HttpResponse::Ok().content_type("application/json").body(
+            crate::cache::rendered::report_body(&cached, &id.into_inner()),
+        ),
     ))
 }
 
@@ -409,10 +411,10 @@ pub async fn download_report(
         }
         Err(e) => return Err(e.into()),
     };
-    Ok(super::range::serve(
+    Ok(super::private(super::range::serve(
         &req,
         respond_file(source, q.name.as_deref(), &id, format),
-    ))
+    )))
 }
 
 /// Upstream says "file not found" for unknown reports, unfinished ones and missing

@@ -71,7 +71,7 @@ fn with_id(body: &[u8], id: &str) -> Result<HttpResponse, SdkError> {
     let mut value: Value =
         serde_json::from_slice(body).map_err(|e| UpstreamError::BadResponse(e.to_string()))?;
     value["id"] = json!(id);
-    Ok(HttpResponse::Ok().json(value))
+    Ok(super::private(HttpResponse::Ok().json(value)))
 }
 
 async fn run(
@@ -189,7 +189,12 @@ async fn file(
         }
         Err(e) => return Err(e.into()),
     };
-    Ok(respond_file(source, q.name.as_deref(), &id, format))
+    Ok(super::private(respond_file(
+        source,
+        q.name.as_deref(),
+        &id,
+        format,
+    )))
 }
 
 async fn cancel(

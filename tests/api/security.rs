@@ -207,3 +207,61 @@ async fn secrets_never_appear_in_logs() {
     std::fs::remove_file(config).ok();
     assert!(sim.counters().token_grants >= 2);
 }
+
+#[actix_rt::test]
+async fn responses_carrying_report_data_are_neither_sniffed_nor_stored() {
+    // Arrange
+    let app = spawn_app().await;
+    let run = app.run(r#"{"type":"IDENTITIES"}"#).await;
+    let id = run.json()["id"].as_str().unwrap().to_owned();
+    let sdk_run = app
+        .request(
+            "POST",
+            "/v3/reports/run",
+            Some(r#"{"reportType":"IDENTITIES"}"#),
+        )
+        .await;
+
+    // Act: every answer that carries a report, its status or its file.
+    let answers = [
+        ("run", run),
+        ("status", app.status(&id).await),
+        ("file", app.download(&id, "csv").await),
+        (
+            "ranged file",
+            app.request_with(
+                "GET",
+                &format!("/v1/reports/{id}/file?format=csv"),
+                None,
+                &[("range", "bytes=0-3")],
+            )
+            .await,
+        ),
+        ("sdk run", sdk_run),
+        (
+            "sdk result",
+            app.request("GET", &format!("/v3/reports/{id}/result"), None)
+                .await,
+        ),
+        (
+            "sdk file",
+            app.request("GET", &format!("/v3/reports/{id}?fileFormat=csv"), None)
+                .await,
+        ),
+    ];
+
+    // Assert
+    for (what, r) in answers {
+        assert!(r.status.is_success(), "{what}: {}", r.status);
+        assert_eq!(
+            r.header("x-content-type-options").as_deref(),
+            Some("nosniff"),
+            "{what}"
+        );
+        assert_eq!(
+            r.header("cache-control").as_deref(),
+            Some("no-store"),
+            "{what}"
+        );
+    }
+}
