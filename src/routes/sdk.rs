@@ -171,8 +171,15 @@ async fn file(
     if let Some(name) = &q.name {
         extra.push(("name", name.clone()));
     }
-    if let Some(a) = q.auditable {
-        extra.push(("auditable", a.to_string()));
+    // With audit.upstream_auditable on, IdentityNow records every download it serves,
+    // whatever the caller asked; else the caller's own choice is passed on.
+    let audited = req
+        .app_data::<web::Data<crate::audit::Audit>>()
+        .is_some_and(|a| a.upstream_auditable());
+    match (audited, q.auditable) {
+        (true, _) => extra.push(("auditable", "true".into())),
+        (false, Some(a)) => extra.push(("auditable", a.to_string())),
+        (false, None) => {}
     }
     // A caller asking for an upstream audit event (auditable=true) gets a real upstream download.
     let bypass = q.auditable == Some(true);

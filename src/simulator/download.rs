@@ -16,7 +16,6 @@ use serde_json::{json, Value};
 struct FileQuery {
     file_format: Option<String>,
     name: Option<String>,
-    #[allow(dead_code)]
     auditable: Option<bool>,
 }
 
@@ -43,6 +42,12 @@ pub(super) async fn file(state: State, req: HttpRequest, id: web::Path<String>) 
     let Ok(q) = web::Query::<FileQuery>::from_query(req.query_string()) else {
         return error_for(400);
     };
+    if q.auditable == Some(true) {
+        state
+            .counters
+            .auditable_files
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
     let (format, mime) = match q.file_format.as_deref() {
         Some("csv") => ("CSV", "application/csv"),
         Some("pdf") => ("PDF", "application/pdf"),

@@ -236,6 +236,8 @@ pub struct Counters {
     pub result: AtomicU64,
     pub file: AtomicU64,
     pub cancel: AtomicU64,
+    /// File downloads that asked to be audited upstream (`auditable=true`).
+    pub auditable_files: AtomicU64,
     pub rate_limited: AtomicU64,
     pub unauthorized: AtomicU64,
     /// 403s for missing rights or, on cancel, a token without a user.
@@ -251,6 +253,8 @@ pub struct CounterSnapshot {
     pub result: u64,
     pub file: u64,
     pub cancel: u64,
+    #[serde(default)]
+    pub auditable_files: u64,
     pub rate_limited: u64,
     pub unauthorized: u64,
     pub forbidden: u64,
@@ -284,6 +288,7 @@ impl Counters {
             result: g(&self.result),
             file: g(&self.file),
             cancel: g(&self.cancel),
+            auditable_files: g(&self.auditable_files),
             rate_limited: g(&self.rate_limited),
             unauthorized: g(&self.unauthorized),
             forbidden: g(&self.forbidden),

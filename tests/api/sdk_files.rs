@@ -35,3 +35,28 @@ async fn a_chosen_name_with_its_own_extension_keeps_it() {
         "attachment; filename=\"Export.zip\""
     );
 }
+
+#[actix_rt::test]
+async fn sdk_path_downloads_ask_upstream_to_audit_them_whenever_upstream_auditable_is_on() {
+    // Arrange: audit.upstream_auditable is on by default; distinct reports, so no download
+    // is served from the cache.
+    let app = spawn_app().await;
+    assert!(app.settings.audit.upstream_auditable);
+
+    // Act: SDK downloads that do not ask, and one that asks not to be audited.
+    for (prefix, query) in [
+        ("/v3/reports", "fileFormat=csv"),
+        ("/reports/v1", "fileFormat=csv"),
+        ("/v3/reports", "fileFormat=csv&auditable=false"),
+    ] {
+        let id = app.run_accounts().await;
+        let r = app
+            .request("GET", &format!("{prefix}/{id}?{query}"), None)
+            .await;
+        assert_eq!(r.status, 200, "{prefix}?{query}: {}", r.text());
+    }
+
+    // Assert: IdentityNow was asked to audit every one of them.
+    let c = app.sim.counters();
+    assert_eq!((c.file, c.auditable_files), (3, 3));
+}
