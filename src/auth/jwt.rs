@@ -62,6 +62,31 @@ fn unverified_issuer(token: &str) -> Result<String, Rejection> {
         .ok_or_else(|| reject("no iss claim"))
 }
 
+/// RFC 7515 4.1.11: a `crit` header names extensions the recipient must understand; the
+/// gateway understands none, so such a token is refused (jsonwebtoken's `Header` drops it).
+fn refuse_crit(token: &str) -> Result<(), Rejection> {
+    let header = token.split('.').next().unwrap_or("");
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(header.trim_end_matches('='))
+        .map_err(|_| reject("header is not base64url"))?;
+    let header: Value = serde_json::from_slice(&bytes).map_err(|_| reject("header is not JSON"))?;
+    match header.get("crit") {
+        Some(_) => Err(reject("crit header: no extension is understood")),
+        None => Ok(()),
+    }
+}
+
+/// `nbf` and `iat`, when present, must be NumericDates: jsonwebtoken skips a `nbf` it
+/// cannot parse rather than refusing the token.
+fn numeric_dates(claims: &Value) -> Result<(), Rejection> {
+    for name in ["nbf", "iat"] {
+        if claims.get(name).is_some_and(|v| !v.is_number()) {
+            return Err(reject(format!("{name} is not a number")));
+        }
+    }
+    Ok(())
+}
+
 fn claim_string(claims: &Value, name: &str) -> Option<String> {
     let v = match &claims[name] {
         Value::Array(items) => items.first()?.clone(),
@@ -145,6 +170,7 @@ impl Authenticator {
             self.cache.invalidate(&digest);
         }
         let header = decode_header(token).map_err(|e| reject(format!("bad header: {e}")))?;
+        refuse_crit(token)?;
         let iss = unverified_issuer(token)?;
         let issuer = self
             .issuers
@@ -181,6 +207,7 @@ impl Authenticator {
             match decode::<Value>(token, &key.key, &v) {
                 Ok(data) => {
                     self.check_times(&data.claims)?;
+                    numeric_dates(&data.claims)?;
                     return self.remember(digest, &data.claims);
                 }
                 Err(e) => last = reject(format!("{e}")),

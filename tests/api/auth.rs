@@ -398,3 +398,71 @@ async fn a_jwks_with_an_unsupported_key_still_serves_its_other_keys_and_reports_
         "{metrics}"
     );
 }
+
+/// An HS256 token with exactly this header (signed as jsonwebtoken would).
+fn hs256_with_header(header: &Value, claims: &Value) -> String {
+    let signing_input = format!(
+        "{}.{}",
+        B64.encode(header.to_string()),
+        B64.encode(claims.to_string())
+    );
+    let sig = jsonwebtoken::crypto::sign(
+        signing_input.as_bytes(),
+        &EncodingKey::from_secret(TEST_HMAC_SECRET.as_bytes()),
+        Algorithm::HS256,
+    )
+    .unwrap();
+    format!("{signing_input}.{sig}")
+}
+
+#[actix_rt::test]
+async fn a_crit_header_or_a_non_numeric_nbf_or_iat_gets_401() {
+    // Arrange
+    let app = spawn_with_rsa_issuer().await;
+    let path = "/v1/reports/0123456789abcdef0123456789abcdef";
+    let plain = json!({"alg": "HS256", "typ": "JWT"});
+    let with = |k: &str, v: Value| {
+        let mut c = claims(TEST_ISSUER);
+        c[k] = v;
+        c
+    };
+    let control = hs256_with_header(&plain, &claims(TEST_ISSUER));
+    let refused = [
+        (
+            "crit header (RFC 7515 4.1.11: extensions we do not understand)",
+            hs256_with_header(
+                &json!({"alg": "HS256", "typ": "JWT", "crit": ["exp-ext"], "exp-ext": 1}),
+                &claims(TEST_ISSUER),
+            ),
+        ),
+        (
+            "nbf as text",
+            hs256_with_header(&plain, &with("nbf", json!("soon"))),
+        ),
+        (
+            "nbf as an object",
+            hs256_with_header(&plain, &with("nbf", json!({"t": 1}))),
+        ),
+        (
+            "iat as text",
+            hs256_with_header(&plain, &with("iat", json!("yesterday"))),
+        ),
+        (
+            "iat as a list",
+            hs256_with_header(&plain, &with("iat", json!([1]))),
+        ),
+    ];
+
+    // Act + Assert: the well-formed token gets through (404: no such report)...
+    assert_eq!(
+        app.request_as(&control, "GET", path, None).await.status,
+        404
+    );
+    // ...the others get 401, before any upstream call.
+    let before = app.sim.counters();
+    for (what, token) in refused {
+        let r = app.request_as(&token, "GET", path, None).await;
+        assert_eq!(r.status, 401, "{what}: {}", r.text());
+    }
+    assert_eq!(app.sim.counters(), before);
+}
