@@ -239,11 +239,14 @@ impl Authenticator {
     fn remember(&self, digest: [u8; 32], claims: &Value) -> Result<Arc<Caller>, Rejection> {
         let id = claim_string(claims, &self.caller_claim)
             .ok_or_else(|| reject(format!("no usable {} claim", self.caller_claim)))?;
-        let team = self
-            .team_claim
-            .as_deref()
-            .and_then(|c| claim_string(claims, c))
-            .unwrap_or_else(|| id.clone());
+        // An absent team claim means "no team" (the caller is its own team); a present
+        // but unusable one is an IdP mistake or a forgery, never a reason to fall back.
+        let team = match self.team_claim.as_deref() {
+            Some(c) if claims.get(c).is_some() => {
+                claim_string(claims, c).ok_or_else(|| reject(format!("malformed {c} claim")))?
+            }
+            _ => id.clone(),
+        };
         let caller = Arc::new(Caller { id, team });
         let exp = claims["exp"].as_f64().unwrap_or(0.0) as u64;
         let remaining = Duration::from_secs(exp.saturating_sub(self.clock.unix_secs()));

@@ -466,3 +466,44 @@ async fn a_crit_header_or_a_non_numeric_nbf_or_iat_gets_401() {
     }
     assert_eq!(app.sim.counters(), before);
 }
+
+#[actix_rt::test]
+async fn a_present_but_malformed_team_claim_gets_401_instead_of_falling_back_to_the_caller_id() {
+    // Arrange
+    let app = spawn_with_rsa_issuer().await;
+    let path = "/v1/reports/0123456789abcdef0123456789abcdef";
+    let secret = TEST_HMAC_SECRET.as_bytes();
+    let with_team = |team: Value| {
+        let mut c = claims(TEST_ISSUER);
+        c["team"] = team;
+        hs256(&c, secret)
+    };
+    let mut no_team = claims(TEST_ISSUER);
+    no_team.as_object_mut().unwrap().remove("team");
+
+    // Act + Assert: absent, a string or a list of strings: accepted (404, no such report).
+    for token in [
+        hs256(&no_team, secret),
+        with_team(json!("test-team")),
+        with_team(json!(["test-team", "other"])),
+    ] {
+        assert_eq!(app.request_as(&token, "GET", path, None).await.status, 404);
+    }
+    // Present but malformed: 401.
+    let before = app.sim.counters();
+    for (what, team) in [
+        ("empty", json!("")),
+        ("blank", json!("   ")),
+        ("a number", json!(42)),
+        ("an object", json!({"name": "test-team"})),
+        ("null", Value::Null),
+        ("an empty list", json!([])),
+        ("a list of numbers", json!([7])),
+        ("control characters", json!("test-team\u{1b}[31m")),
+        ("too long", json!("t".repeat(300))),
+    ] {
+        let r = app.request_as(&with_team(team), "GET", path, None).await;
+        assert_eq!(r.status, 401, "{what}: {}", r.text());
+    }
+    assert_eq!(app.sim.counters(), before);
+}
