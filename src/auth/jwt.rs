@@ -242,12 +242,13 @@ impl Authenticator {
         // An absent team claim means "no team" (the caller is its own team); a present
         // but unusable one is an IdP mistake or a forgery, never a reason to fall back.
         let team = match self.team_claim.as_deref() {
-            Some(c) if claims.get(c).is_some() => {
-                claim_string(claims, c).ok_or_else(|| reject(format!("malformed {c} claim")))?
-            }
-            _ => id.clone(),
+            Some(c) if claims.get(c).is_some() => Some(
+                claim_string(claims, c).ok_or_else(|| reject(format!("malformed {c} claim")))?,
+            ),
+            _ => None,
         };
-        let caller = Arc::new(Caller { id, team });
+        let issuer = claims["iss"].as_str().unwrap_or_default();
+        let caller = Arc::new(Caller::new(issuer, id, team));
         let exp = claims["exp"].as_f64().unwrap_or(0.0) as u64;
         let remaining = Duration::from_secs(exp.saturating_sub(self.clock.unix_secs()));
         self.cache.insert(

@@ -45,11 +45,13 @@ impl Policy {
         reader.team == team || self.for_team(team).share_exports
     }
 
-    /// Who owns the reports this caller starts.
+    /// Who owns the reports this caller starts: its team, or itself (issuer and id, so
+    /// that two issuers never share an owner); a caller without a team claim is its own
+    /// team.
     pub fn owner<'a>(&self, caller: &'a Caller) -> &'a str {
         match self.ownership {
-            Ownership::Team => &caller.team,
-            Ownership::Caller => &caller.id,
+            Ownership::Team if caller.team_claimed => &caller.team,
+            Ownership::Team | Ownership::Caller => &caller.identity,
         }
     }
 }
@@ -125,10 +127,7 @@ mod tests {
     }
 
     fn caller(id: &str, team: &str) -> Caller {
-        Caller {
-            id: id.into(),
-            team: team.into(),
-        }
+        Caller::new("https://idp.test", id.into(), Some(team.into()))
     }
 
     fn policy(ownership: Ownership, teams: &[(&str, bool, bool)]) -> Policy {
@@ -170,7 +169,11 @@ mod tests {
         let p = policy(Ownership::Caller, &[("a", true, false), ("c", false, true)]);
         assert!(p.may_reuse(&caller("x", "a"), "y", "a"));
         assert!(!p.may_reuse(&caller("x", "c"), "y", "c"));
-        assert!(p.may_reuse(&caller("x", "c"), "x", "c"));
+        let x = caller("x", "c");
+        assert!(
+            p.may_reuse(&x, &x.identity, "c"),
+            "its own (the owner is iss and id)"
+        );
     }
 
     #[test]

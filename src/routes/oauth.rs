@@ -78,10 +78,9 @@ async fn token(
     let shown = shown_id(id);
     let team = issuer.clients.team_of(id).unwrap_or("anonymous").to_owned();
     // The audit record names who tried (the client id, never the secret).
-    req.extensions_mut().insert(Arc::new(Caller {
-        id: shown.clone(),
-        team: team.clone(),
-    }));
+    // (No issuer yet: this caller exists for the audit record only.)
+    req.extensions_mut()
+        .insert(Arc::new(Caller::new("", shown.clone(), Some(team.clone()))));
     if !get("grant_type").eq_ignore_ascii_case("client_credentials") {
         crate::audit::note(|n| n.reason = Some("unsupported_grant_type"));
         return no_store(&mut HttpResponse::BadRequest()).json(json!({

@@ -50,6 +50,12 @@ fn rs256(claims: &Value, kid: Option<&str>) -> String {
 
 /// A gateway trusting the HMAC test issuer and an RS256 issuer with a PEM key.
 async fn spawn_with_rsa_issuer() -> TestApp {
+    spawn_with_rsa_issuer_and(|_| {}).await
+}
+
+async fn spawn_with_rsa_issuer_and(
+    tweak: impl FnOnce(&mut reportgate::config::Settings),
+) -> TestApp {
     let sim = Simulator::builder()
         .report_duration(Duration::ZERO)
         .start()
@@ -67,6 +73,7 @@ async fn spawn_with_rsa_issuer() -> TestApp {
         kid: Some("rsa-1".into()),
     }];
     settings.auth.issuers.push(rsa);
+    tweak(&mut settings);
     spawn_gateway(sim, settings)
 }
 
@@ -506,4 +513,64 @@ async fn a_present_but_malformed_team_claim_gets_401_instead_of_falling_back_to_
         assert_eq!(r.status, 401, "{what}: {}", r.text());
     }
     assert_eq!(app.sim.counters(), before);
+}
+
+#[actix_rt::test]
+async fn two_issuers_callers_with_the_same_sub_are_two_owners() {
+    use reportgate::auth::settings::{NamedTeamPolicy, Ownership, TeamPolicy};
+    for (ownership, team) in [
+        (Ownership::Caller, Some("test-team")),
+        // Without a team claim each caller is its own team.
+        (Ownership::Team, None),
+    ] {
+        // Arrange: "alice" of the HMAC issuer and "alice" of the RSA issuer, allowed to run.
+        let app = spawn_with_rsa_issuer_and(|s| {
+            s.policy.ownership = ownership;
+            s.policy.default = TeamPolicy::allow_all();
+            s.policy.teams.push(NamedTeamPolicy {
+                team: "alice".into(),
+                policy: TeamPolicy::allow_all(),
+            });
+        })
+        .await;
+        let token = |iss: &str, sub: &str| {
+            let mut c = claims(iss);
+            c["sub"] = json!(sub);
+            match team {
+                Some(t) => c["team"] = json!(t),
+                None => drop(c.as_object_mut().unwrap().remove("team")),
+            }
+            if iss == RSA_ISSUER {
+                rs256(&c, Some("rsa-1"))
+            } else {
+                hs256(&c, TEST_HMAC_SECRET.as_bytes())
+            }
+        };
+        let hmac_alice = token(TEST_ISSUER, "alice");
+        let r = app
+            .request_as(
+                &hmac_alice,
+                "POST",
+                "/v1/reports",
+                Some(r#"{"type":"IDENTITIES"}"#),
+            )
+            .await;
+        assert_eq!(r.status, 202, "{}", r.text());
+        let path = format!("/v1/reports/{}", r.json()["id"].as_str().unwrap());
+
+        // Act
+        let same = app
+            .request_as(&token(TEST_ISSUER, "alice"), "GET", &path, None)
+            .await;
+        let other = app
+            .request_as(&token(RSA_ISSUER, "alice"), "GET", &path, None)
+            .await;
+
+        // Assert
+        assert_eq!(same.status, 200, "{ownership:?}: the same caller reads it");
+        assert_eq!(
+            other.status, 404,
+            "{ownership:?}: another issuer's alice does not"
+        );
+    }
 }
