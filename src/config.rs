@@ -40,6 +40,9 @@ pub struct ServerSettings {
     #[serde(with = "humantime_serde")]
     pub drain_delay: Duration,
     pub max_body_bytes: usize,
+    /// A request body must arrive within this (else 408).
+    #[serde(with = "humantime_serde")]
+    pub body_timeout: Duration,
     pub workers: usize,
     #[serde(with = "humantime_serde")]
     pub shutdown_timeout: Duration,

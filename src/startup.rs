@@ -150,6 +150,7 @@ impl Application {
         let lifecycle = Arc::new(Lifecycle::default());
         let state = web::Data::new(AppState {
             max_body_bytes: settings.server.max_body_bytes,
+            body_timeout: settings.server.body_timeout,
             ids: ReportIds::new(signing_key.expose().as_bytes()),
             holders: Arc::new(auth::Holders::new(
                 settings.cache.sealed_ids_retention,

@@ -21,6 +21,8 @@ use std::sync::Arc;
 #[derive(Clone)]
 pub struct AppState {
     pub max_body_bytes: usize,
+    /// How long a request body may take to arrive.
+    pub body_timeout: std::time::Duration,
     pub ids: ReportIds,
     /// Who holds each upstream report the gateway sealed.
     pub holders: Arc<crate::auth::Holders>,

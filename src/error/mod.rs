@@ -91,6 +91,9 @@ pub enum GatewayError {
     /// 416 with `Content-Range: bytes */length`: the range starts past the file's end.
     #[error("the range starts past the end of the {length}-byte file")]
     RangeNotSatisfiable { length: u64 },
+    /// 408: the request body did not arrive in time (the connection is then closed).
+    #[error("the request body did not arrive within {} ms", limit.as_millis())]
+    RequestTimeout { limit: std::time::Duration },
     /// 413
     #[error("request body is larger than {limit} bytes")]
     PayloadTooLarge { limit: usize },
@@ -155,6 +158,7 @@ impl GatewayError {
                 format!("this resource allows {allow}"),
             ),
             Self::PayloadTooLarge { .. } => ("payload_too_large", self.to_string()),
+            Self::RequestTimeout { .. } => ("request_timeout", self.to_string()),
             Self::RangeNotSatisfiable { .. } => ("range_not_satisfiable", self.to_string()),
             Self::RateLimited { code, message, .. } => (code, message.clone()),
             Self::Upstream(e) => match e {
@@ -252,6 +256,7 @@ impl ResponseError for GatewayError {
             Self::Conflict { .. } => StatusCode::CONFLICT,
             Self::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::RequestTimeout { .. } => StatusCode::REQUEST_TIMEOUT,
             Self::RangeNotSatisfiable { .. } => StatusCode::RANGE_NOT_SATISFIABLE,
             Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Upstream(e) => match e {
@@ -299,6 +304,10 @@ pub fn add_headers(err: &GatewayError, resp: &mut actix_web::HttpResponseBuilder
     match err {
         GatewayError::MethodNotAllowed { allow } => {
             resp.insert_header((header::ALLOW, *allow));
+        }
+        // The rest of the body may still come: the connection cannot carry another request.
+        GatewayError::RequestTimeout { .. } => {
+            resp.force_close();
         }
         GatewayError::RangeNotSatisfiable { length } => {
             resp.insert_header((header::CONTENT_RANGE, format!("bytes */{length}")));

@@ -209,12 +209,13 @@ pub async fn not_found() -> Result<HttpResponse, GatewayError> {
     })
 }
 
-/// Reads a request body up to `limit` bytes; larger bodies are refused with 413 without
-/// reading them whole.
+/// Reads a request body up to `limit` bytes within `deadline`; larger bodies are refused
+/// with 413 without reading them whole, slower ones with 408.
 pub(crate) async fn read_body(
     req: &HttpRequest,
     mut payload: web::Payload,
     limit: usize,
+    deadline: std::time::Duration,
 ) -> Result<bytes::Bytes, GatewayError> {
     let declared = req
         .headers()
@@ -224,15 +225,23 @@ pub(crate) async fn read_body(
     if declared.is_some_and(|n| n > limit as u64) {
         return Err(GatewayError::PayloadTooLarge { limit });
     }
-    let mut body = bytes::BytesMut::new();
-    while let Some(chunk) = payload.next().await {
-        let chunk = chunk.map_err(|e| GatewayError::bad_request("invalid_body", e.to_string()))?;
-        if body.len() + chunk.len() > limit {
-            return Err(GatewayError::PayloadTooLarge { limit });
+    // A deadline for the whole body: a caller trickling bytes (or announcing more than it
+    // sends) must not hold a worker's slot and its buffer for as long as it likes.
+    let read = async {
+        let mut body = bytes::BytesMut::new();
+        while let Some(chunk) = payload.next().await {
+            let chunk =
+                chunk.map_err(|e| GatewayError::bad_request("invalid_body", e.to_string()))?;
+            if body.len() + chunk.len() > limit {
+                return Err(GatewayError::PayloadTooLarge { limit });
+            }
+            body.extend_from_slice(&chunk);
         }
-        body.extend_from_slice(&chunk);
-    }
-    Ok(body.freeze())
+        Ok(body.freeze())
+    };
+    tokio::time::timeout(deadline, read)
+        .await
+        .map_err(|_| GatewayError::RequestTimeout { limit: deadline })?
 }
 
 /// Run options `/v1` accepts beside `type` and `arguments`.
@@ -257,7 +266,7 @@ pub(crate) async fn read_run_request(
     GatewayError,
 > {
     let v1 = type_key == "type";
-    let body = read_body(req, payload, state.max_body_bytes).await?;
+    let body = read_body(req, payload, state.max_body_bytes, state.body_timeout).await?;
     let value: serde_json::Value = serde_json::from_slice(&body).map_err(|e| {
         GatewayError::bad_request("invalid_json", format!("body is not valid JSON: {e}"))
     })?;

@@ -63,7 +63,7 @@ async fn token(
     state: web::Data<AppState>,
     issuer: web::Data<TokenIssuer>,
 ) -> HttpResponse {
-    let body = match read_body(&req, payload, state.max_body_bytes).await {
+    let body = match read_body(&req, payload, state.max_body_bytes, state.body_timeout).await {
         Ok(b) => b,
         Err(e) => return SdkError::from(e).error_response(),
     };

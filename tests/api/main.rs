@@ -37,5 +37,6 @@ mod shared;
 mod shared_limits;
 mod shared_tasks;
 mod simulator;
+mod slow_callers;
 mod stages;
 mod tokens;
