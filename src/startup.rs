@@ -151,6 +151,9 @@ impl Application {
         let state = web::Data::new(AppState {
             max_body_bytes: settings.server.max_body_bytes,
             body_timeout: settings.server.body_timeout,
+            long_polls: crate::limits::long_polls::LongPolls::new(
+                settings.cache.long_polls_per_team,
+            ),
             ids: ReportIds::new(signing_key.expose().as_bytes()),
             holders: Arc::new(auth::Holders::new(
                 settings.cache.sealed_ids_retention,

@@ -23,6 +23,8 @@ pub struct AppState {
     pub max_body_bytes: usize,
     /// How long a request body may take to arrive.
     pub body_timeout: std::time::Duration,
+    /// Long-polls held open, per team.
+    pub long_polls: Arc<crate::limits::long_polls::LongPolls>,
     pub ids: ReportIds,
     /// Who holds each upstream report the gateway sealed.
     pub holders: Arc<crate::auth::Holders>,

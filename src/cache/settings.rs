@@ -14,6 +14,8 @@ pub struct CacheSettings {
     /// Upper bound of `?wait=` on status reads.
     #[serde(with = "humantime_serde")]
     pub max_long_poll: Duration,
+    /// Long-polls one team may hold open at once (per replica); more get 429.
+    pub long_polls_per_team: usize,
     /// Files up to this size are cached; larger ones stream through.
     pub file_max_bytes: u64,
     pub files_capacity_mib: u64,

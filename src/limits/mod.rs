@@ -4,6 +4,7 @@ pub mod anonymous;
 pub mod budget;
 pub mod gcra;
 mod grant_guard;
+pub mod long_polls;
 mod middleware;
 pub mod peer;
 mod settings;

@@ -308,6 +308,19 @@ pub async fn get_report(
         }
         w => Duration::from_secs(w.unwrap_or(0)).min(state.cache.settings.max_long_poll),
     };
+    // A long-poll holds one of its team's places until it answers or its caller leaves.
+    let _slot = match wait.is_zero() {
+        true => None,
+        false => Some(state.long_polls.enter(&caller.team).ok_or_else(|| {
+            GatewayError::RateLimited {
+                code: "too_many_long_polls",
+                message: "your team holds as many long-polls (wait) as it may; poll without \
+                          wait, or retry when one ends"
+                    .into(),
+                retry_after: Duration::from_secs(1),
+            }
+        })?),
+    };
     let who = long_poll::Poller {
         team: &caller.team,
         policy: policy.for_team(&caller.team),
