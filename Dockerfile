@@ -61,5 +61,9 @@ ENV REPORTGATE_CONFIG=/etc/reportgate/config.yaml
 ENV REPORTGATE__ADMIN__LISTEN=0.0.0.0:9464
 # API and admin (metrics, health).
 EXPOSE 8080 9464
+# For Docker and other runtimes without HTTP probes (Kubernetes uses the chart's probes;
+# with another admin.listen, pass --url).
+HEALTHCHECK --interval=10s --timeout=5s --start-period=10s \
+    CMD ["/usr/local/bin/reportgate", "healthcheck"]
 ENTRYPOINT ["/usr/local/bin/reportgate"]
 CMD ["serve"]

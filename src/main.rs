@@ -51,6 +51,9 @@ enum Command {
     Config(ConfigCommand),
     /// Run, follow, download and cancel reports through a gateway (REPORTGATE_URL, REPORTGATE_TOKEN).
     Report(reportgate::client::ReportArgs),
+    /// Probe a running gateway's readiness (GET /readyz on its admin listener): exit 0 when
+    /// ready, 1 otherwise. For runtimes without HTTP probes (Docker HEALTHCHECK, systemd).
+    Healthcheck(HealthcheckArgs),
     /// Work with audit files.
     #[command(subcommand)]
     Audit(AuditCommand),
@@ -61,6 +64,16 @@ struct ConfigArg {
     /// A YAML file layered over the built-in defaults (environment variables REPORTGATE__SECTION__KEY override both).
     #[arg(long, env = "REPORTGATE_CONFIG")]
     config: Option<PathBuf>,
+}
+
+#[derive(clap::Args)]
+struct HealthcheckArgs {
+    /// The readiness URL (the admin listener, plain http).
+    #[arg(long, default_value = "http://127.0.0.1:9464/readyz")]
+    url: url::Url,
+    /// Give up after this long (connect and answer each).
+    #[arg(long, default_value = "2s", value_parser = humantime::parse_duration)]
+    timeout: Duration,
 }
 
 #[derive(clap::Args)]
@@ -295,6 +308,19 @@ fn main() -> ExitCode {
                         b.record,
                         b.reason
                     );
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        Command::Healthcheck(args) => {
+            match reportgate::healthcheck::status(&args.url, args.timeout) {
+                Ok(code) if (200..300).contains(&code) => ExitCode::SUCCESS,
+                Ok(code) => {
+                    eprintln!("reportgate: {} answered {code}", args.url);
+                    ExitCode::FAILURE
+                }
+                Err(e) => {
+                    eprintln!("reportgate: {}: {e}", args.url);
                     ExitCode::FAILURE
                 }
             }

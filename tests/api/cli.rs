@@ -88,7 +88,14 @@ fn serve_with_a_bad_configuration_exits_64_instead_of_panicking() {
 fn help_explains_every_subcommand() {
     let out = reportgate().arg("--help").output().unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
-    for sub in ["serve", "simulate", "sandbox", "token", "config"] {
+    for sub in [
+        "serve",
+        "simulate",
+        "sandbox",
+        "token",
+        "config",
+        "healthcheck",
+    ] {
         assert!(text.contains(sub), "{sub} missing in help");
     }
     for sub in [
@@ -96,6 +103,7 @@ fn help_explains_every_subcommand() {
         &["simulate", "--help"],
         &["sandbox", "--help"],
         &["config", "check", "--help"],
+        &["healthcheck", "--help"],
     ] {
         let out = reportgate().args(sub).output().unwrap();
         assert!(out.status.success(), "{sub:?}");

@@ -467,3 +467,32 @@ pub fn write_issuer_config() -> String {
     .unwrap();
     path.display().to_string()
 }
+
+/// `reportgate healthcheck` (for runtimes without HTTP probes) follows /readyz.
+#[actix_rt::test]
+async fn healthcheck_exits_0_for_a_ready_gateway_and_1_when_it_cannot_be_reached_or_is_not_ready() {
+    let app = crate::helpers::spawn_app().await;
+    // The gateway serves on this thread: run the probe as a child without blocking it.
+    let probe = |url: String| async move {
+        tokio::process::Command::new(env!("CARGO_BIN_EXE_reportgate"))
+            .args(["healthcheck", "--url", &url, "--timeout", "2s"])
+            .output()
+            .await
+            .unwrap()
+    };
+    let ready = probe(format!("{}/readyz", app.admin_address)).await;
+    assert_eq!(ready.status.code(), Some(0), "{ready:?}");
+
+    let not_found = probe(format!("{}/no-such-probe", app.admin_address)).await;
+    assert_eq!(not_found.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&not_found.stderr).contains("answered 404"));
+
+    // A port nobody listens on.
+    let closed = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap()
+    };
+    let down = probe(format!("http://{closed}/readyz")).await;
+    assert_eq!(down.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&down.stderr).contains("cannot connect"));
+}
