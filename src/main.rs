@@ -26,7 +26,7 @@ const EX_NOINPUT: u8 = 66;
     about = "The internal front door for SailPoint IdentityNow reports",
     long_about = "reportgate holds the tenant's OAuth client credentials and forwards the Reports Data \
 Extraction API (run, status, download, cancel) behind a simple /v1 REST API and the upstream's own \
-/v3/reports and /reports/v1 paths.\n\nWith no subcommand it runs `serve`."
+/v3/reports, /reports/v1 and /v2024../v2026/reports paths, with POST /oauth/token for SDK client credentials.\n\nWith no subcommand it runs `serve`."
 )]
 struct Cli {
     #[command(subcommand)]

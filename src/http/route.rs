@@ -22,6 +22,11 @@ pub enum Api {
     V3,
     /// The upstream's `/reports/v1` paths (SDK 2.x, Go v3).
     ReportsV1,
+    /// The upstream's annual versions, `/v2024/reports` … (SDK 1.x's `v2024`/`v2025`,
+    /// PowerShell).
+    V2024,
+    V2025,
+    V2026,
     /// `POST /oauth/token`: gateway client credentials in, a caller token out.
     OAuth,
     /// Health, readiness, the OpenAPI document, and paths no route serves.
@@ -34,6 +39,9 @@ impl Api {
             Api::V1 => "v1",
             Api::V3 => "v3",
             Api::ReportsV1 => "reports-v1",
+            Api::V2024 => "v2024",
+            Api::V2025 => "v2025",
+            Api::V2026 => "v2026",
             Api::OAuth => "oauth",
             Api::Other => "other",
         }
@@ -41,7 +49,44 @@ impl Api {
 
     /// The upstream's own paths: errors there take the upstream's shapes.
     pub fn is_sdk(self) -> bool {
-        matches!(self, Api::V3 | Api::ReportsV1)
+        self.sdk_patterns().is_some()
+    }
+
+    /// The SDK routes' patterns: run, file (`{id}`), result and cancel.
+    fn sdk_patterns(self) -> Option<[&'static str; 4]> {
+        Some(match self {
+            Api::V3 => [
+                "/v3/reports/run",
+                "/v3/reports/{id}",
+                "/v3/reports/{id}/result",
+                "/v3/reports/{id}/cancel",
+            ],
+            Api::ReportsV1 => [
+                "/reports/v1/run",
+                "/reports/v1/{id}",
+                "/reports/v1/{id}/result",
+                "/reports/v1/{id}/cancel",
+            ],
+            Api::V2024 => [
+                "/v2024/reports/run",
+                "/v2024/reports/{id}",
+                "/v2024/reports/{id}/result",
+                "/v2024/reports/{id}/cancel",
+            ],
+            Api::V2025 => [
+                "/v2025/reports/run",
+                "/v2025/reports/{id}",
+                "/v2025/reports/{id}/result",
+                "/v2025/reports/{id}/cancel",
+            ],
+            Api::V2026 => [
+                "/v2026/reports/run",
+                "/v2026/reports/{id}",
+                "/v2026/reports/{id}/result",
+                "/v2026/reports/{id}/cancel",
+            ],
+            Api::V1 | Api::OAuth | Api::Other => return None,
+        })
     }
 }
 
@@ -129,23 +174,15 @@ impl Route {
                 "/v1/reports/{id}/cancel",
                 if post { "cancel" } else { "other" },
             ),
-            (Api::V3, Segments::One("run")) => ("/v3/reports/run", sdk(post, "sdk_run")),
-            (Api::V3, Segments::One(_)) => ("/v3/reports/{id}", sdk(get, "sdk_download")),
-            (Api::V3, Segments::Two("result")) => {
-                ("/v3/reports/{id}/result", sdk(get, "sdk_status"))
-            }
-            (Api::V3, Segments::Two("cancel")) => {
-                ("/v3/reports/{id}/cancel", sdk(post, "sdk_cancel"))
-            }
-            (Api::ReportsV1, Segments::One("run")) => ("/reports/v1/run", sdk(post, "sdk_run")),
-            (Api::ReportsV1, Segments::One(_)) => ("/reports/v1/{id}", sdk(get, "sdk_download")),
-            (Api::ReportsV1, Segments::Two("result")) => {
-                ("/reports/v1/{id}/result", sdk(get, "sdk_status"))
-            }
-            (Api::ReportsV1, Segments::Two("cancel")) => {
-                ("/reports/v1/{id}/cancel", sdk(post, "sdk_cancel"))
-            }
-            _ => ("unmatched", "other"),
+            (_, segments) => match (api.sdk_patterns(), segments) {
+                (Some([run, ..]), Segments::One("run")) => (run, sdk(post, "sdk_run")),
+                (Some([_, file, ..]), Segments::One(_)) => (file, sdk(get, "sdk_download")),
+                (Some([_, _, result, _]), Segments::Two("result")) => {
+                    (result, sdk(get, "sdk_status"))
+                }
+                (Some([.., cancel]), Segments::Two("cancel")) => (cancel, sdk(post, "sdk_cancel")),
+                _ => ("unmatched", "other"),
+            },
         };
         Route {
             pattern,
@@ -178,6 +215,9 @@ fn family(path: &str) -> Option<(Api, &str)> {
         ("/v1/reports", Api::V1),
         ("/v3/reports", Api::V3),
         ("/reports/v1", Api::ReportsV1),
+        ("/v2024/reports", Api::V2024),
+        ("/v2025/reports", Api::V2025),
+        ("/v2026/reports", Api::V2026),
     ]
     .into_iter()
     .find_map(|(prefix, api)| {
@@ -219,7 +259,7 @@ mod tests {
     use actix_web::dev::ResourceDef;
 
     /// Every pattern the API listener registers, in the router's order.
-    const PATTERNS: [&str; 16] = [
+    const PATTERNS: [&str; 28] = [
         "/oauth/token",
         "/healthz",
         "/readyz",
@@ -236,6 +276,18 @@ mod tests {
         "/reports/v1/{id}/result",
         "/reports/v1/{id}/cancel",
         "/reports/v1/{id}",
+        "/v2024/reports/run",
+        "/v2024/reports/{id}/result",
+        "/v2024/reports/{id}/cancel",
+        "/v2024/reports/{id}",
+        "/v2025/reports/run",
+        "/v2025/reports/{id}/result",
+        "/v2025/reports/{id}/cancel",
+        "/v2025/reports/{id}",
+        "/v2026/reports/run",
+        "/v2026/reports/{id}/result",
+        "/v2026/reports/{id}/cancel",
+        "/v2026/reports/{id}",
     ];
 
     fn router_says(defs: &[(&'static str, ResourceDef)], path: &str) -> &'static str {

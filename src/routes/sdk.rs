@@ -1,6 +1,9 @@
 //! The upstream's own paths and shapes, so code written against the official SDKs works
-//! by changing only the base URL and token: `/v3/reports/...` (Python 1.x, Go v2, TS) and
-//! `/reports/v1/...` (Python 2.x, Go v3). Errors use the upstream's bodies.
+//! by changing only the base URL and credentials: `/v3/reports/...` (Python 1.x, Go v2, TS),
+//! `/reports/v1/...` (Python 2.x, Go v3) and the annual versions `/v2024/reports/...`,
+//! `/v2025/...`, `/v2026/...` (Python 1.x's `sailpoint.v2024`/`v2025`, PowerShell). Each
+//! forwards to the same path family upstream (which counts its rate limit per version).
+//! Errors use the upstream's bodies.
 use super::{
     cached_result, check_cancel, check_raw, check_raw_read, fetch_file, read_run_request,
     resolve_id, resource, respond_file,
@@ -24,6 +27,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     for (prefix, family) in [
         ("/v3/reports", PathFamily::V3),
         ("/reports/v1", PathFamily::V1),
+        ("/v2024/reports", PathFamily::V2024),
+        ("/v2025/reports", PathFamily::V2025),
+        ("/v2026/reports", PathFamily::V2026),
     ] {
         // Whatever the router sends into these scopes passes the team's `sdk_paths` check:
         // the permission hangs on the routes themselves, not on a reading of the path.

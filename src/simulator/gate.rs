@@ -17,6 +17,12 @@ pub(super) async fn admit(
     op: Op,
 ) -> Result<String, HttpResponse> {
     state.counters.bump(op);
+    *state
+        .calls_by_version
+        .lock()
+        .unwrap()
+        .entry(api_version(req.path()).to_owned())
+        .or_default() += 1;
     {
         let mut times = state.call_times.lock().unwrap();
         if times.len() >= 100_000 {

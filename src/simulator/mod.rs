@@ -182,6 +182,11 @@ impl SimulatorHandle {
         self.state.counters.snapshot()
     }
 
+    /// Report API calls by API version (`v3`, `v2024`, …, `v1` for `/reports/v1`).
+    pub fn calls_by_version(&self) -> std::collections::BTreeMap<String, u64> {
+        self.state.calls_by_version.lock().unwrap().clone()
+    }
+
     pub fn inject(&self, rule: FaultRule) {
         self.state.add_fault(rule);
     }

@@ -1,5 +1,5 @@
 //! The simulated IdentityNow HTTP surface: `/oauth/token`, the four report operations
-//! under `/v3/reports` and `/reports/v1`, and an admin API under `/__sim`. Each handler
+//! under `/v3/reports`, `/reports/v1` and `/v2024`…`/v2026/reports`, and an admin API under `/__sim`. Each handler
 //! lives with its concern: `oauth`, `reports`, `download`, `admin`.
 use super::state::SimState;
 use super::{admin, download, oauth, reports};
@@ -10,7 +10,13 @@ pub(super) type State = web::Data<Arc<SimState>>;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/oauth/token", web::post().to(oauth::token));
-    for prefix in ["/v3/reports", "/reports/v1"] {
+    for prefix in [
+        "/v3/reports",
+        "/reports/v1",
+        "/v2024/reports",
+        "/v2025/reports",
+        "/v2026/reports",
+    ] {
         cfg.route(&format!("{prefix}/run"), web::post().to(reports::run))
             .route(
                 &format!("{prefix}/{{id}}/result"),

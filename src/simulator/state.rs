@@ -315,6 +315,8 @@ pub struct SimState {
     pub call_times: Mutex<VecDeque<Instant>>,
     /// The `traceparent` of the last report API call, to check trace propagation.
     pub last_traceparent: Mutex<Option<String>>,
+    /// Report API calls by API version (`v3`, `v2024`, …, `v1`), as the rate limit counts them.
+    pub calls_by_version: Mutex<std::collections::BTreeMap<String, u64>>,
 }
 
 impl SimState {
@@ -330,6 +332,7 @@ impl SimState {
             faults: Mutex::default(),
             next_outcome: Mutex::new(Outcome::Success),
             next_details: Mutex::default(),
+            calls_by_version: Mutex::default(),
             call_times: Mutex::default(),
             last_traceparent: Mutex::default(),
         }

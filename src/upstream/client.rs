@@ -108,6 +108,10 @@ pub enum PathFamily {
     V3,
     /// `/reports/v1/...`
     V1,
+    /// `/v2024/reports/...`, `/v2025/...`, `/v2026/...`: the annual versions, same operations.
+    V2024,
+    V2025,
+    V2026,
 }
 
 impl PathFamily {
@@ -115,6 +119,9 @@ impl PathFamily {
         match self {
             Self::V3 => "/v3/reports",
             Self::V1 => "/reports/v1",
+            Self::V2024 => "/v2024/reports",
+            Self::V2025 => "/v2025/reports",
+            Self::V2026 => "/v2026/reports",
         }
     }
 }

@@ -3,9 +3,16 @@ use serde_json::Value;
 use std::path::PathBuf;
 
 #[actix_rt::test]
-async fn both_upstream_path_families_answer_with_upstream_shapes() {
+async fn every_upstream_path_family_answers_with_upstream_shapes_through_its_own_version() {
     let app = spawn_app().await;
-    for prefix in ["/v3/reports", "/reports/v1"] {
+    let prefixes = [
+        "/v3/reports",
+        "/reports/v1",
+        "/v2024/reports",
+        "/v2025/reports",
+        "/v2026/reports",
+    ];
+    for prefix in prefixes {
         let r = app
             .request(
                 "POST",
@@ -47,6 +54,56 @@ async fn both_upstream_path_families_answer_with_upstream_shapes() {
             .await;
         assert_eq!(r.status, 204);
     }
+    // Each family went to the same family upstream: run, result, file and cancel under each
+    // version, as IdentityNow counts its rate limit per version.
+    let per_version: Vec<(String, u64)> = app.sim.calls_by_version().into_iter().collect();
+    let four = |v: &str| (v.to_owned(), 4);
+    assert_eq!(
+        per_version,
+        [
+            four("v1"),
+            four("v2024"),
+            four("v2025"),
+            four("v2026"),
+            four("v3")
+        ]
+    );
+    // Audited under their own API label, as SDK actions.
+    let runs: Vec<String> = app
+        .audit_records(20)
+        .await
+        .into_iter()
+        .filter(|r| r["action"] == "sdk_run")
+        .map(|r| r["api"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(runs, ["v3", "reports-v1", "v2024", "v2025", "v2026"]);
+}
+
+#[actix_rt::test]
+async fn a_team_without_sdk_paths_gets_403_on_every_route_of_the_annual_versions() {
+    let app = crate::helpers::spawn_with(reportgate::simulator::Simulator::builder(), |s| {
+        s.policy.teams[0].policy.sdk_paths = false;
+    })
+    .await;
+    let id = crate::helpers::unknown_id();
+    for prefix in ["/v2024/reports", "/v2025/reports", "/v2026/reports"] {
+        for (method, path, body) in [
+            (
+                "POST",
+                format!("{prefix}/run"),
+                Some(r#"{"reportType":"IDENTITIES"}"#),
+            ),
+            ("GET", format!("{prefix}/{id}/result"), None),
+            ("GET", format!("{prefix}/{id}?fileFormat=csv"), None),
+            ("POST", format!("{prefix}/{id}/cancel"), None),
+        ] {
+            let r = app.request(method, &path, body).await;
+            assert_eq!(r.status, 403, "{method} {path}: {}", r.text());
+            // The upstream's 403 shape, which the SDKs parse.
+            assert!(r.json()["messages"][0]["text"].is_string(), "{}", r.text());
+        }
+    }
+    assert_eq!(app.sim.counters().api_calls(), 0);
 }
 
 #[actix_rt::test]
@@ -215,6 +272,22 @@ async fn the_official_python_sdk_1_4_configured_only_by_its_three_variables_work
     let app = spawn_app().await;
     let seen = drive(&app, "sdk1", "v3").await;
     assert_sdk_saw_a_working_api(&seen, 1);
+}
+
+#[actix_rt::test]
+async fn the_v2024_and_v2025_modules_of_sdk_1_4_work_through_the_gateway_on_their_own_paths() {
+    for module in ["v2024", "v2025"] {
+        let app = spawn_app().await;
+        let seen = drive(&app, "sdk1", module).await;
+        assert_eq!(seen["module"], module);
+        assert_sdk_saw_a_working_api(&seen, 1);
+        let versions: Vec<String> = app.sim.calls_by_version().into_keys().collect();
+        assert_eq!(
+            versions,
+            [module],
+            "every call went to /{module}/reports upstream"
+        );
+    }
 }
 
 /// The SDKs' `from_json` folds several types' arguments into `{"correlatedOnly": false}`:
