@@ -16,7 +16,7 @@ from pathlib import Path
 # Bottom-up: a module may import only modules listed before it (docs/architecture.md).
 LAYERS = [
     "secret", "problem", "clock", "hex", "domain", "wire", "otlp", "request_id", "simulator",
-    "error", "http", "metrics", "telemetry", "auth", "shared", "audit", "limits", "cache",
+    "error", "http", "metrics", "telemetry", "shared", "auth", "audit", "limits", "cache",
     "upstream", "state", "callbacks", "routes", "config", "startup", "sandbox", "client",
 ]
 ROOT_FILES = {"lib", "main", "proptests"}  # the crate's façade, the binary, unit-test helpers
