@@ -88,4 +88,21 @@ PY
 )
 echo "answered requests without an audit record: $missing"
 [ "$missing" = 0 ]
+# Bad tokens are audited in aggregate: once the last interval is flushed (at shutdown), the
+# counts cover every answered bad-token request.
+kill -TERM $GWP 2>/dev/null || true; wait $GWP 2>/dev/null || true
+python3 - "$OUT" <<'PY'
+import glob, json, sys
+out = sys.argv[1]
+answered = sum(n for k, n in json.load(open(out + "/summary.json"))["outcomes"].items()
+               if k.startswith("bad_token:") and not k.endswith(":0"))
+counted = 0
+for f in glob.glob(out + "/audit.jsonl*"):
+    for line in open(f):
+        r = json.loads(line)
+        if r.get("caller") == "anonymous" and "count" in r:
+            counted += r["count"]
+print(f"bad-token requests answered {answered}, counted in aggregate records {counted}")
+assert counted >= answered, "anonymous refusals missing from the aggregate audit records"
+PY
 echo "soak passed"
