@@ -5,6 +5,7 @@ use super::{CachedResult, IdempotentRun};
 use crate::shared::SharedStore;
 use crate::wire::models::ReportResults;
 use bytes::Bytes;
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
@@ -121,11 +122,7 @@ pub async fn settle(
 }
 
 pub async fn get_result(store: &SharedStore, key: &str) -> Option<CachedResult> {
-    let key = key.to_owned();
-    let raw: Option<String> = store
-        .run(|mut c| async move { redis::cmd("GET").arg(key).query_async(&mut c).await })
-        .await?;
-    let stored: StoredResult = serde_json::from_str(&raw?).ok()?;
+    let stored: StoredResult = get_json(store, key.to_owned()).await?;
     Some(CachedResult::new(Bytes::from(stored.body), stored.results))
 }
 
@@ -134,20 +131,39 @@ pub async fn put_result(store: &SharedStore, key: String, r: &CachedResult, ttl:
     let Ok(body) = std::str::from_utf8(&r.body) else {
         return;
     };
-    let Ok(value) = serde_json::to_string(&StoredResult {
+    let stored = StoredResult {
         body: body.to_owned(),
         results: r.results.clone(),
-    }) else {
+    };
+    set_json(store, key, &stored, ttl).await;
+}
+
+/// A JSON record under `key`, if Redis answers and it parses.
+pub(super) async fn get_json<T: DeserializeOwned>(store: &SharedStore, key: String) -> Option<T> {
+    let raw: Option<String> = store
+        .run(|mut c| async move { redis::cmd("GET").arg(key).query_async(&mut c).await })
+        .await?;
+    serde_json::from_str(&raw?).ok()
+}
+
+/// Keeps `value` as JSON under `key` for `keep` (at least 1 ms).
+pub(super) async fn set_json(
+    store: &SharedStore,
+    key: String,
+    value: &impl Serialize,
+    keep: Duration,
+) {
+    let Ok(value) = serde_json::to_string(value) else {
         return;
     };
-    let ttl_ms = ttl.as_millis().max(1) as u64;
+    let keep_ms = keep.as_millis().max(1) as u64;
     store
         .run(|mut c| async move {
             redis::cmd("SET")
                 .arg(key)
                 .arg(value)
                 .arg("PX")
-                .arg(ttl_ms)
+                .arg(keep_ms)
                 .query_async::<()>(&mut c)
                 .await
         })

@@ -81,28 +81,9 @@ impl ReportCache {
 }
 
 async fn get(store: &SharedStore, fingerprint: &str) -> Option<LatestRun> {
-    let key = store.key(&["reuse", fingerprint]);
-    let raw: Option<String> = store
-        .run(|mut c| async move { redis::cmd("GET").arg(key).query_async(&mut c).await })
-        .await?;
-    serde_json::from_str(&raw?).ok()
+    super::remote::get_json(store, store.key(&["reuse", fingerprint])).await
 }
 
 async fn put(store: &SharedStore, fingerprint: &str, run: &LatestRun, keep: Duration) {
-    let key = store.key(&["reuse", fingerprint]);
-    let Ok(value) = serde_json::to_string(run) else {
-        return;
-    };
-    let keep_ms = keep.as_millis().max(1) as u64;
-    store
-        .run(|mut c| async move {
-            redis::cmd("SET")
-                .arg(key)
-                .arg(value)
-                .arg("PX")
-                .arg(keep_ms)
-                .query_async::<()>(&mut c)
-                .await
-        })
-        .await;
+    super::remote::set_json(store, store.key(&["reuse", fingerprint]), run, keep).await;
 }
