@@ -119,7 +119,7 @@ impl SimulatorBuilder {
 
     /// Binds and starts serving on the current actix/tokio runtime.
     pub fn start(self) -> std::io::Result<SimulatorHandle> {
-        let listener = TcpListener::bind(self.listen.unwrap_or(([127, 0, 0, 1], 0).into()))?;
+        let (listener, port_hold) = bind_held(self.listen.unwrap_or(([127, 0, 0, 1], 0).into()))?;
         let addr = listener.local_addr()?;
         let state = Arc::new(SimState::new(self.config));
         let data = web::Data::new(state.clone());
@@ -145,8 +145,28 @@ impl SimulatorBuilder {
             tls,
             state,
             server: handle,
+            _port_hold: Arc::new(port_hold),
         })
     }
+}
+
+/// Binds a listener and a second, never-listening socket on the same address (both with
+/// `SO_REUSEPORT`). The second one holds the port for as long as the handle lives, so after
+/// `stop()` connections are refused instead of reaching whatever else binds the freed port
+/// (other tests' servers bind port 0 all the time). A bind to port 0 never shares a port.
+fn bind_held(addr: SocketAddr) -> std::io::Result<(TcpListener, socket2::Socket)> {
+    use socket2::{Domain, Socket, Type};
+    let socket = |addr: SocketAddr| -> std::io::Result<Socket> {
+        let s = Socket::new(Domain::for_address(addr), Type::STREAM, None)?;
+        s.set_reuse_port(true)?;
+        s.bind(&addr.into())?;
+        Ok(s)
+    };
+    let listener = socket(addr)?;
+    listener.listen(1024)?;
+    let listener: TcpListener = listener.into();
+    let hold = socket(listener.local_addr()?)?;
+    Ok((listener, hold))
 }
 
 /// A running simulator: its address, counters and fault controls.
@@ -156,6 +176,7 @@ pub struct SimulatorHandle {
     tls: bool,
     state: Arc<SimState>,
     server: ServerHandle,
+    _port_hold: Arc<socket2::Socket>,
 }
 
 impl SimulatorHandle {
@@ -241,16 +262,9 @@ impl SimulatorHandle {
         *self.state.next_details.lock().unwrap() = details;
     }
 
-    /// Stops listening and drops open connections: later connections are refused.
+    /// Stops listening and closes open connections (idle keep-alive ones included, within
+    /// the 1 s shutdown timeout): later connections are refused, and the port stays held.
     pub async fn stop(&self) {
-        self.server.stop(false).await;
-        // Workers wind down after the stop is acknowledged: wait (bounded) until a new
-        // connection is refused.
-        for _ in 0..100 {
-            if std::net::TcpStream::connect(self.addr).is_err() {
-                break;
-            }
-            actix_rt::time::sleep(std::time::Duration::from_millis(20)).await;
-        }
+        self.server.stop(true).await;
     }
 }

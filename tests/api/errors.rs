@@ -68,6 +68,10 @@ async fn an_upstream_that_stops_listening_becomes_502_upstream_unreachable() {
     let app = spawn_app().await;
     assert_eq!(app.status(ID).await.status, 404, "a token is cached now");
     app.sim.stop().await;
+    assert!(
+        std::net::TcpListener::bind(app.sim.addr()).is_err(),
+        "the stopped simulator still holds its port, so no other server can answer on it"
+    );
     assert_error(&app.status(ID).await, 502, "upstream_unreachable");
 }
 
