@@ -386,9 +386,10 @@ impl IdentityNow {
                     refreshed = true;
                 }
                 StatusCode::TOO_MANY_REQUESTS => {
-                    self.metrics.upstream_throttled.inc();
                     let pause = self.pause_for(resp.headers());
                     self.budget.pause(pause);
+                    // Counted once the pause is in force: whoever sees the count sees the pause.
+                    self.metrics.upstream_throttled.inc();
                     throttled += 1;
                     tracing::warn!(
                         pause_ms = pause.as_millis() as u64,
