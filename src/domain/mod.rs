@@ -4,6 +4,8 @@ pub mod credential;
 pub mod report;
 pub mod report_id;
 pub mod retry_after;
+pub mod status;
 
-pub use report::{validate_report, ReportType, Status, ValidationError};
+pub use report::{validate_report, ReportType, ValidationError};
 pub use report_id::ReportId;
+pub use status::Status;

@@ -29,7 +29,7 @@ impl Modify for BearerAuth {
         description = "An internal gateway for IdentityNow reports."
     ),
     paths(
-        super::reports::run_report,
+        super::reports::run::run_report,
         super::reports::get_report,
         super::reports::download_report,
         super::reports::cancel_report,
@@ -37,7 +37,7 @@ impl Modify for BearerAuth {
         super::health::readyz,
     ),
     components(schemas(
-        super::reports::RunReportRequest,
+        super::reports::run::RunReportRequest,
         crate::wire::v1::Report,
         crate::wire::v1::Links,
         crate::wire::v1::ReportMessage,

@@ -8,8 +8,11 @@
 //! `shared::scripts::BUDGET`) so that all replicas together keep to the one budget; each
 //! replica keeps only its own queues. While Redis is down the local GCRA runs at the
 //! replica's `fallback_share` of the budget.
+mod shared;
+
+use self::shared::Shared;
 use super::gcra::Gcra;
-use crate::shared::{scripts, SharedStore};
+use crate::shared::SharedStore;
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
@@ -49,20 +52,6 @@ struct State {
     announced: bool,
     /// When Redis last answered the budget script (our replica heartbeat).
     last_heard: Option<Instant>,
-}
-
-/// The Redis side of the budget.
-struct Shared {
-    store: Arc<SharedStore>,
-    keys: [String; 4],
-    /// This replica's id in the heartbeats.
-    replica: String,
-    /// This replica's share of the budget (`redis.fallback_share`).
-    share: f64,
-    interval_us: u64,
-    tolerance_us: u64,
-    /// A team is active while a replica's heartbeat for it is younger than this.
-    active: Duration,
 }
 
 /// Why no permit was had in time.
@@ -312,84 +301,6 @@ impl State {
     }
 }
 
-impl UpstreamBudget {
-    /// One dispatch step against Redis: at most one permit per call (each is one atomic
-    /// decision across all replicas). Returns when to look again.
-    async fn dispatch_shared(&self, sh: &Shared) -> Option<Instant> {
-        let (teams, pause_us) = {
-            let mut s = self.state.lock().unwrap();
-            let now = Instant::now();
-            s.prune(now);
-            let pause_us = if std::mem::take(&mut s.pause_unshared) {
-                s.paused_until
-                    .map_or(0, |p| p.saturating_duration_since(now).as_micros() as u64)
-            } else {
-                0
-            };
-            let teams: Vec<(String, u32)> = s
-                .teams
-                .iter()
-                .filter(|(_, q)| !q.waiters.is_empty())
-                .map(|(t, q)| (t.clone(), q.weight as u32))
-                .collect();
-            // Idle replicas keep their heartbeat too: their share stays in the pace.
-            let heartbeat_due = s
-                .last_heard
-                .is_none_or(|h| now.duration_since(h) >= sh.active / 4);
-            if teams.is_empty() && !s.announced && pause_us == 0 && !heartbeat_due {
-                return None;
-            }
-            s.announced = !teams.is_empty();
-            (teams, pause_us)
-        };
-        let mut call = scripts::BUDGET.prepare_invoke();
-        for k in &sh.keys {
-            call.key(k);
-        }
-        call.arg(sh.interval_us)
-            .arg(sh.tolerance_us)
-            .arg(sh.active.as_micros() as u64)
-            .arg(pause_us)
-            .arg(&sh.replica)
-            .arg(sh.share);
-        for (team, weight) in &teams {
-            call.arg(team).arg(*weight);
-        }
-        let reply: Option<(String, u64, String)> = sh
-            .store
-            .run(|mut c| async move { call.invoke_async(&mut c).await })
-            .await;
-        let now = Instant::now();
-        let Some((team, wait_us, reason)) = reply else {
-            // Redis went away: the next step runs locally. Our pause must reach Redis later.
-            let mut s = self.state.lock().unwrap();
-            s.pause_unshared |= pause_us > 0;
-            s.announced = false;
-            return Some(now);
-        };
-        self.state.lock().unwrap().last_heard = Some(now);
-        let wait = Duration::from_micros(wait_us);
-        match reason.as_str() {
-            "grant" => {
-                let mut s = self.state.lock().unwrap();
-                if !s.grant_to(&team) {
-                    tracing::debug!(team = %team, "shared permit found no live waiter");
-                }
-                Some(now)
-            }
-            "pause" => {
-                // Another replica's 429 (or ours): show it here too.
-                let mut s = self.state.lock().unwrap();
-                let until = now + wait;
-                s.paused_until = Some(s.paused_until.map_or(until, |p| p.max(until)));
-                Some(until)
-            }
-            "idle" => None,
-            _ => Some(now + wait),
-        }
-    }
-}
-
 fn dispatcher(budget: Weak<UpstreamBudget>) {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_time()
@@ -416,88 +327,4 @@ fn dispatcher(budget: Weak<UpstreamBudget>) {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn budget(permits: u32, window_ms: u64) -> Arc<UpstreamBudget> {
-        UpstreamBudget::start(BudgetConfig {
-            permits,
-            window: Duration::from_millis(window_ms),
-            burst: 1,
-            queue_per_team: 1000,
-            queue_global: 1000,
-        })
-    }
-
-    #[tokio::test(flavor = "current_thread")]
-    async fn equal_weights_share_permits_equally_and_a_heavier_weight_gets_more() {
-        let b = budget(200, 1000); // one permit per 5 ms
-        let deadline = Instant::now() + Duration::from_secs(5);
-        let served = Arc::new(Mutex::new(HashMap::<String, u32>::new()));
-        let mut tasks = Vec::new();
-        let local = tokio::task::LocalSet::new();
-        for (team, weight) in [("a", 1), ("b", 1), ("c", 2)] {
-            for _ in 0..60 {
-                let (b, served) = (b.clone(), served.clone());
-                tasks.push(local.spawn_local(async move {
-                    if b.acquire(team, weight, deadline).await.is_ok() {
-                        *served.lock().unwrap().entry(team.into()).or_default() += 1;
-                    }
-                }));
-            }
-        }
-        // Stop after 80 permits: the order of service is what is measured.
-        local
-            .run_until(async {
-                while served.lock().unwrap().values().sum::<u32>() < 80 {
-                    tokio::time::sleep(Duration::from_millis(5)).await;
-                }
-            })
-            .await;
-        let s = served.lock().unwrap().clone();
-        let (a, bb, c) = (s["a"] as f64, s["b"] as f64, s["c"] as f64);
-        assert!((a - bb).abs() <= 3.0, "{s:?}");
-        assert!(c > a * 1.6 && c < a * 2.4, "{s:?}");
-    }
-
-    #[tokio::test(flavor = "current_thread")]
-    async fn a_pause_holds_every_permit_until_it_ends() {
-        let b = budget(1000, 1000);
-        b.pause(Duration::from_millis(300));
-        let started = Instant::now();
-        b.acquire("a", 1, started + Duration::from_secs(2))
-            .await
-            .unwrap();
-        assert!(started.elapsed() >= Duration::from_millis(290));
-    }
-
-    #[tokio::test(flavor = "current_thread")]
-    async fn a_full_queue_refuses_at_once() {
-        let b = UpstreamBudget::start(BudgetConfig {
-            permits: 1,
-            window: Duration::from_secs(100),
-            burst: 1,
-            queue_per_team: 2,
-            queue_global: 10,
-        });
-        let deadline = Instant::now() + Duration::from_millis(200);
-        b.acquire("a", 1, deadline).await.unwrap(); // the one permit
-        let local = tokio::task::LocalSet::new();
-        local
-            .run_until(async {
-                let w1 = tokio::task::spawn_local({
-                    let b = b.clone();
-                    async move { b.acquire("a", 1, deadline).await }
-                });
-                let w2 = tokio::task::spawn_local({
-                    let b = b.clone();
-                    async move { b.acquire("a", 1, deadline).await }
-                });
-                tokio::task::yield_now().await;
-                assert_eq!(b.acquire("a", 1, deadline).await, Err(Refusal::QueueFull));
-                assert_eq!(w1.await.unwrap(), Err(Refusal::Timeout));
-                assert_eq!(w2.await.unwrap(), Err(Refusal::Timeout));
-            })
-            .await;
-    }
-}
+mod tests;
