@@ -80,6 +80,8 @@ impl Settings {
                 return Err(problems);
             }
         };
+        // The proxy variables come from the same environment as the rest (tests pass their own).
+        settings.tenant.proxy.environment = crate::upstream::ProxyEnvironment::read(env);
         if let Err(mut p) = settings.read_secret_files() {
             problems.append(&mut p);
             return Err(problems);

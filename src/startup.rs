@@ -214,7 +214,11 @@ impl Application {
                     .app_data(metrics.clone())
                     .app_data(web::Data::new(IdpClient(
                         awc::Client::builder()
-                            .connector(awc::Connector::new().rustls_0_23(idp_tls.clone()))
+                            // JWKS URLs go through the same egress proxy as the tenant.
+                            .connector(crate::upstream::dial::connector(
+                                &upstream.egress,
+                                idp_tls.clone(),
+                            ))
                             .disable_redirects()
                             .finish(),
                     )))

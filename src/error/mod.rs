@@ -17,6 +17,10 @@ pub enum UpstreamError {
     Unreachable(String),
     #[error("upstream timed out: {0}")]
     Timeout(String),
+    /// The egress proxy refused the tunnel (407, 403, 502...) or could not be reached; the
+    /// text names the proxy's status, never its credentials.
+    #[error("{0}")]
+    Proxy(String),
     #[error("upstream token could not be obtained: {0}")]
     Auth(String),
     /// No tenant token, and the token endpoint is left alone until `retry_after` passes.
@@ -165,6 +169,10 @@ impl GatewayError {
                 UpstreamError::Unreachable(_) => (
                     "upstream_unreachable",
                     "IdentityNow could not be reached".into(),
+                ),
+                UpstreamError::Proxy(why) => (
+                    "upstream_proxy_failed",
+                    format!("IdentityNow could not be reached through the egress proxy: {why}"),
                 ),
                 UpstreamError::Timeout(_) => (
                     "upstream_timeout",
@@ -351,6 +359,7 @@ mod tests {
         assert_eq!(status(up(401)), 503);
         assert_eq!(status(UpstreamError::Timeout("x".into()).into()), 504);
         assert_eq!(status(UpstreamError::Unreachable("x".into()).into()), 502);
+        assert_eq!(status(UpstreamError::Proxy("x".into()).into()), 502);
         assert_eq!(status(UpstreamError::Auth("x".into()).into()), 503);
         assert_eq!(status(GatewayError::internal(anyhow::anyhow!("bug"))), 500);
         assert_eq!(status(GatewayError::bad_request("invalid_json", "x")), 400);

@@ -26,6 +26,8 @@ pub struct Upstream {
     metrics: Arc<Metrics>,
     pub budget: Arc<UpstreamBudget>,
     tls: Arc<rustls::ClientConfig>,
+    /// Direct or through which proxy: the tenant, its token endpoint and JWKS URLs.
+    pub egress: super::Egress,
     settings: TenantSettings,
     limits: LimitSettings,
 }
@@ -39,6 +41,11 @@ impl Upstream {
         shared: Option<Arc<crate::shared::SharedStore>>,
     ) -> Result<Self, String> {
         let tls = super::tls::client_config(settings.ca_bundle.as_deref())?;
+        let egress = settings.proxy.egress().map_err(|p| {
+            let all: Vec<String> = p.iter().map(ToString::to_string).collect();
+            all.join("; ")
+        })?;
+        tracing::info!(egress = %egress.describe(), "upstream connections");
         let tokens = Arc::new(TokenProvider::new(
             &settings.base_url,
             settings.client_id.clone(),
@@ -55,6 +62,7 @@ impl Upstream {
             tokens,
             budget: UpstreamBudget::start_with(limits.budget_config(), shared),
             tls,
+            egress,
             settings,
             limits,
             metrics,
@@ -63,9 +71,8 @@ impl Upstream {
 
     /// A client for the current worker thread.
     pub fn client(&self) -> IdentityNow {
-        let connector = awc::Connector::new()
-            .timeout(self.settings.connect_timeout)
-            .rustls_0_23(self.tls.clone());
+        let connector = super::dial::connector(&self.egress, self.tls.clone())
+            .timeout(self.settings.connect_timeout);
         let http = awc::Client::builder()
             .connector(connector)
             .timeout(self.settings.request_timeout)
@@ -140,7 +147,10 @@ pub fn map_send_error(e: SendRequestError) -> UpstreamError {
         SendRequestError::Connect(ConnectError::Timeout) => {
             UpstreamError::Timeout("connect timed out".into())
         }
-        SendRequestError::Connect(c) => UpstreamError::Unreachable(c.to_string()),
+        SendRequestError::Connect(c) => match super::dial::ProxyFailure::of(&c) {
+            Some(proxy) => UpstreamError::Proxy(proxy.to_string()),
+            None => UpstreamError::Unreachable(c.to_string()),
+        },
         other => UpstreamError::Unreachable(other.to_string()),
     }
 }

@@ -28,6 +28,8 @@ pub struct TenantSettings {
     pub token_timeout: Duration,
     #[serde(with = "humantime_serde")]
     pub token_refresh_margin: Duration,
+    /// The egress proxy for the tenant, its token endpoint and JWKS URLs.
+    pub proxy: super::ProxySettings,
 }
 
 impl TenantSettings {
@@ -35,7 +37,7 @@ impl TenantSettings {
         if let Some(path) = &self.client_secret_file {
             self.client_secret = Some(secret_from_file("tenant.client_secret_file", path)?);
         }
-        Ok(())
+        self.proxy.read_secret_files()
     }
 
     pub fn validate(&self, problems: &mut Vec<Problem>) {
@@ -93,5 +95,6 @@ impl TenantSettings {
                 problems.push(problem(key, "must be greater than 0"));
             }
         }
+        t.proxy.validate(problems);
     }
 }

@@ -70,6 +70,9 @@ pub struct TokenProvider {
     current: Mutex<Option<Arc<AccessToken>>>,
     /// Consecutive failed fetches, and when the next fetch may be tried.
     backoff: Mutex<(u32, Option<Instant>)>,
+    /// The last fetch's failure when the egress proxy caused it: callers are told so (502
+    /// upstream_proxy_failed) while the endpoint is left alone, rather than a credential 503.
+    proxy_failure: Mutex<Option<UpstreamError>>,
     /// Held by whoever is fetching a token: the single flight.
     refreshing: tokio::sync::Mutex<()>,
     /// The kind of credential, learned from the last token (none before the first).
@@ -100,6 +103,7 @@ impl TokenProvider {
             metrics,
             current: Mutex::new(None),
             backoff: Mutex::new((0, None)),
+            proxy_failure: Mutex::new(None),
             refreshing: tokio::sync::Mutex::new(()),
             kind: Mutex::new(None),
         }
@@ -133,6 +137,9 @@ impl TokenProvider {
             let now = self.clock.now();
             if now < next {
                 drop(guard);
+                if let Some(e) = self.proxy_failure.lock().unwrap().clone() {
+                    return Err(e);
+                }
                 return Err(UpstreamError::AuthBackoff {
                     retry_after: next - now,
                 });
@@ -159,6 +166,10 @@ impl TokenProvider {
                 }
             };
         }
+        *self.proxy_failure.lock().unwrap() = match &result {
+            Err(e @ UpstreamError::Proxy(_)) => Some(e.clone()),
+            _ => None,
+        };
         let outcome = if result.is_ok() { "success" } else { "failure" };
         self.metrics
             .token_refreshes
@@ -176,6 +187,10 @@ impl TokenProvider {
                 Some(t) if self.clock.now() < t.expires_at => {
                     tracing::warn!(error = %e, "token refresh failed; using the current token until it expires");
                     Ok(t)
+                }
+                _ if matches!(e, UpstreamError::Proxy(_)) => {
+                    tracing::warn!(error = %e, "tenant token fetch failed at the egress proxy");
+                    Err(e)
                 }
                 // The 503 says when to come back: when the next fetch may be tried.
                 _ => {
@@ -282,6 +297,7 @@ impl TokenProvider {
                 UpstreamError::Timeout(m) => {
                     UpstreamError::Auth(format!("token endpoint timed out: {m}"))
                 }
+                proxy @ UpstreamError::Proxy(_) => proxy,
                 other => UpstreamError::Auth(other.to_string()),
             })
             .map_err(no_hint)?;

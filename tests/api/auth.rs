@@ -27,7 +27,7 @@ fn now() -> u64 {
         .as_secs()
 }
 
-fn claims(iss: &str) -> Value {
+pub(crate) fn claims(iss: &str) -> Value {
     json!({"iss": iss, "aud": "reportgate", "sub": "mallory", "team": "test-team", "exp": now() + 600})
 }
 
@@ -226,13 +226,13 @@ async fn health_readiness_and_openapi_stay_open() {
 }
 
 /// A tiny IdP serving a JWKS the test can rotate, counting fetches.
-struct Idp {
-    url: String,
-    jwks: Arc<Mutex<Value>>,
+pub(crate) struct Idp {
+    pub(crate) url: String,
+    pub(crate) jwks: Arc<Mutex<Value>>,
     fetches: Arc<AtomicU64>,
 }
 
-fn start_idp() -> Idp {
+pub(crate) fn start_idp() -> Idp {
     let jwks = Arc::new(Mutex::new(json!({"keys": []})));
     let fetches = Arc::new(AtomicU64::new(0));
     let (j, f) = (jwks.clone(), fetches.clone());
@@ -261,26 +261,26 @@ fn start_idp() -> Idp {
     Idp { url, jwks, fetches }
 }
 
-struct EcKey {
+pub(crate) struct EcKey {
     kid: String,
     pair: rcgen::KeyPair,
 }
 
 impl EcKey {
-    fn new(kid: &str) -> Self {
+    pub(crate) fn new(kid: &str) -> Self {
         Self {
             kid: kid.into(),
             pair: rcgen::KeyPair::generate().unwrap(),
         }
     }
 
-    fn jwk(&self) -> Value {
+    pub(crate) fn jwk(&self) -> Value {
         let raw = self.pair.public_key_raw(); // 0x04 || x || y
         json!({"kty": "EC", "crv": "P-256", "kid": self.kid, "alg": "ES256", "use": "sig",
                "x": B64.encode(&raw[1..33]), "y": B64.encode(&raw[33..65])})
     }
 
-    fn sign(&self, claims: &Value) -> String {
+    pub(crate) fn sign(&self, claims: &Value) -> String {
         let mut h = Header::new(Algorithm::ES256);
         h.kid = Some(self.kid.clone());
         encode(
