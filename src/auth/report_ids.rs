@@ -33,30 +33,57 @@ impl ReportIds {
         }
     }
 
-    fn mac(&self, owner: &str, upstream: &str) -> String {
-        // Length-prefix the owner so that ("ab", "c…") and ("a", "bc…") cannot collide.
-        let msg = format!("{}:{owner}:{upstream}", owner.len());
-        let tag = hmac::sign(&self.key, msg.as_bytes());
-        crate::hex::encode(&tag.as_ref()[..MAC_HEX / 2])
+    /// The MAC of an owned id: HMAC over `{owner length}:{owner}:{upstream}`, fed to the
+    /// HMAC in pieces (no message string; it runs on every read of an id). The length
+    /// prefix keeps ("ab", "c…") and ("a", "bc…") apart.
+    fn mac(&self, owner: &str, upstream: &str) -> Tag {
+        self.tag(b"", owner, upstream)
     }
 
     /// The MAC of a reused id: another domain (the owned message starts with a digit), so
     /// neither kind of id can pass for the other.
-    fn reused_mac(&self, owner: &str, upstream: &str) -> String {
-        let msg = format!("reused:{}:{owner}:{upstream}", owner.len());
-        let tag = hmac::sign(&self.key, msg.as_bytes());
-        crate::hex::encode(&tag.as_ref()[..MAC_HEX / 2])
+    fn reused_mac(&self, owner: &str, upstream: &str) -> Tag {
+        self.tag(b"reused:", owner, upstream)
+    }
+
+    fn tag(&self, domain: &[u8], owner: &str, upstream: &str) -> Tag {
+        let mut len = [0u8; 20];
+        let len = decimal(owner.len(), &mut len);
+        let mut ctx = hmac::Context::with_key(&self.key);
+        for piece in [
+            domain,
+            len,
+            b":",
+            owner.as_bytes(),
+            b":",
+            upstream.as_bytes(),
+        ] {
+            ctx.update(piece);
+        }
+        let mut tag = [0u8; MAC_HEX / 2];
+        tag.copy_from_slice(&ctx.sign().as_ref()[..MAC_HEX / 2]);
+        tag
+    }
+
+    fn suffix(tag: &Tag) -> String {
+        crate::hex::encode(tag)
     }
 
     /// The id handed to `owner` for an upstream report.
     pub fn seal(&self, owner: &str, upstream: &ReportId) -> String {
-        format!("{upstream}-{}", self.mac(owner, upstream.as_str()))
+        format!(
+            "{upstream}-{}",
+            Self::suffix(&self.mac(owner, upstream.as_str()))
+        )
     }
 
     /// The id handed to `owner` for another owner's report it reuses (same shape as
     /// [`seal`](Self::seal); [`open`](Self::open) tells them apart).
     pub fn seal_reused(&self, owner: &str, upstream: &ReportId) -> String {
-        format!("{upstream}-{}", self.reused_mac(owner, upstream.as_str()))
+        format!(
+            "{upstream}-{}",
+            Self::suffix(&self.reused_mac(owner, upstream.as_str()))
+        )
     }
 
     /// Checks an id presented by `owner`.
@@ -64,22 +91,49 @@ impl ReportIds {
         let Some((upstream, mac)) = presented.as_str().rsplit_once('-') else {
             return Opened::Raw(presented.clone());
         };
-        if mac.len() != MAC_HEX || !mac.bytes().all(|b| b.is_ascii_hexdigit()) {
+        let Some(mac) = unhex(mac) else {
             return Opened::Raw(presented.clone());
-        }
+        };
         let Ok(upstream) = ReportId::parse(upstream) else {
             return Opened::Foreign;
         };
-        let mac = mac.to_ascii_lowercase();
-        let expected = self.mac(owner, upstream.as_str());
-        if constant_time_eq(expected.as_bytes(), mac.as_bytes()) {
+        if constant_time_eq(&self.mac(owner, upstream.as_str()), &mac) {
             return Opened::Owned(upstream);
         }
-        let reused = self.reused_mac(owner, upstream.as_str());
-        if constant_time_eq(reused.as_bytes(), mac.as_bytes()) {
+        if constant_time_eq(&self.reused_mac(owner, upstream.as_str()), &mac) {
             Opened::Reused(upstream)
         } else {
             Opened::Foreign
+        }
+    }
+}
+
+/// The MAC part of an id: 128 bits.
+type Tag = [u8; MAC_HEX / 2];
+
+/// The MAC suffix as bytes, if it is 32 hex digits (either case, as before).
+fn unhex(mac: &str) -> Option<Tag> {
+    let digits = mac.as_bytes();
+    if digits.len() != MAC_HEX {
+        return None;
+    }
+    let nibble = |d: u8| char::from(d).to_digit(16).map(|v| v as u8);
+    let mut tag = [0u8; MAC_HEX / 2];
+    for (t, pair) in tag.iter_mut().zip(digits.chunks_exact(2)) {
+        *t = nibble(pair[0])? << 4 | nibble(pair[1])?;
+    }
+    Some(tag)
+}
+
+/// `n` in decimal, written into `buf`.
+fn decimal(mut n: usize, buf: &mut [u8; 20]) -> &[u8] {
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            return &buf[i..];
         }
     }
 }
@@ -134,6 +188,31 @@ mod tests {
             ids.open("team-a", &id(&String::from_utf8(flipped).unwrap())),
             Opened::Foreign
         );
+    }
+
+    #[test]
+    fn the_mac_is_the_one_ids_were_sealed_with_before_it_was_fed_in_pieces() {
+        // The MAC used to be computed over one formatted message; ids handed out then must
+        // still open, and new ones must be the same bytes.
+        let key = b"k".repeat(32);
+        let ids = ReportIds::new(&key);
+        let k = hmac::Key::new(hmac::HMAC_SHA256, &key);
+        let old = |msg: String| crate::hex::encode(&hmac::sign(&k, msg.as_bytes()).as_ref()[..16]);
+        let up = id("ef38f94347e94562b5bb8424a56397d8");
+        for owner in ["team-a", "", "5:bench-hs6:caller"] {
+            let n = owner.len();
+            assert_eq!(
+                ids.seal(owner, &up),
+                format!("{up}-{}", old(format!("{n}:{owner}:{up}")))
+            );
+            assert_eq!(
+                ids.seal_reused(owner, &up),
+                format!("{up}-{}", old(format!("reused:{n}:{owner}:{up}")))
+            );
+        }
+        let upper = ids.seal("t", &up).to_ascii_uppercase();
+        let upper = format!("{}{}", &up.as_str(), &upper[32..]);
+        assert_eq!(ids.open("t", &id(&upper)), Opened::Owned(up));
     }
 
     #[test]
