@@ -130,17 +130,22 @@ pub async fn middleware(
     let base = Event {
         time: event::now(),
         request_id: crate::request_id::current(),
-        client_addr: req.peer_addr().map(|a| a.ip().to_string()),
+        client_addr: req.peer_addr().map(|a| event::address(a.ip())),
         user_agent: req
             .headers()
             .get("user-agent")
             .and_then(|v| v.to_str().ok())
-            .map(|s| s.chars().take(256).collect()),
+            // At most 256 characters: a string of at most 256 bytes is copied whole.
+            .map(|s| match s.len() {
+                0..=256 => s.to_owned(),
+                _ => s.chars().take(256).collect(),
+            }),
         method: req.method().as_str().to_owned(),
         api,
         action,
-        caller: "anonymous".into(),
-        team: "anonymous".into(),
+        // Set on every path below (the caller, or "anonymous").
+        caller: String::new(),
+        team: String::new(),
         report_id: None,
         upstream_id: None,
         report_type: None,
@@ -184,7 +189,7 @@ pub async fn middleware(
     let (res, note) = NOTE
         .scope(RefCell::new(AuditNote::default()), async {
             let res = next.call(req).await;
-            (res, NOTE.with(|n| n.borrow().clone()))
+            (res, NOTE.with(|n| std::mem::take(&mut *n.borrow_mut())))
         })
         .await;
     let res = res?.map_into_boxed_body();
