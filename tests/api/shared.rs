@@ -501,9 +501,20 @@ async fn an_upstream_429_seen_by_one_replica_pauses_the_other_too() {
         .map(|_| format!("/v1/reports/{}", unknown_id()))
         .collect();
     let first = a.request_as(&token, "GET", &paths[0], None);
-    // Callers of the other replica arrive while the pause holds.
+    // Callers of the other replica arrive once replica A has counted the 429 (the counter is
+    // raised after the pause is in force and handed to the Redis dispatcher), not after a
+    // guessed delay.
     let later = async {
-        actix_rt::time::sleep(Duration::from_millis(300)).await;
+        let mut seen = false;
+        for _ in 0..500 {
+            let m = scrape(&a).await;
+            seen = value(&m, "reportgate_upstream_throttled_total").unwrap_or(0.0) >= 1.0;
+            if seen {
+                break;
+            }
+            actix_rt::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert!(seen, "replica A counted the upstream 429 within 5 s");
         let calls = paths[1..]
             .iter()
             .map(|p| b.request_as(&token, "GET", p, None));
