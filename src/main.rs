@@ -154,7 +154,11 @@ fn main() -> ExitCode {
             telemetry::init(settings.log.format, &settings.log.level, otlp);
             run(async move {
                 let app = Application::build(&settings, Clock::default())?;
-                tracing::info!(port = app.port(), "reportgate listening");
+                tracing::info!(
+                    port = app.port(),
+                    admin_port = app.admin_port(),
+                    "reportgate listening"
+                );
                 app.run_until_stopped(true).await?;
                 Ok(())
             })

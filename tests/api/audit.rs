@@ -387,17 +387,12 @@ async fn after_a_sigkill_under_load_every_answered_blocking_request_is_on_disk()
     let dir = std::env::temp_dir().join(format!("rg-crash-{}", crate::helpers::unknown_id()));
     std::fs::create_dir_all(&dir).unwrap();
     let audit_file = dir.join("audit.jsonl");
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
     let config = dir.join("gateway.yaml");
     std::fs::write(
         &config,
         format!(
-            "server: {{listen: \"127.0.0.1:{port}\"}}\ntenant: {{base_url: \"{}\", client_id: sim-client, client_secret: sim-secret}}\n\
-             log: {{level: error}}\nauth:\n  issuers: [{{issuer: \"{}\", audiences: [reportgate], hmac_secret: \"{}\"}}]\n  id_signing_key: 0123456789abcdef0123456789abcdef\n\
+            "server: {{listen: \"127.0.0.1:0\"}}\ntenant: {{base_url: \"{}\", client_id: sim-client, client_secret: sim-secret}}\n\
+             log: {{level: info}}\nauth:\n  issuers: [{{issuer: \"{}\", audiences: [reportgate], hmac_secret: \"{}\"}}]\n  id_signing_key: 0123456789abcdef0123456789abcdef\n\
              limits: {{upstream_requests: 1000000}}\npolicy:\n  teams: [{{team: test-team, run: ['*'], rate: 100000, burst: 100000}}]\n\
              audit: {{stdout: false, file: \"{}\"}}\nadmin: {{listen: null}}\n",
             sim.base_url(),
@@ -407,24 +402,16 @@ async fn after_a_sigkill_under_load_every_answered_blocking_request_is_on_disk()
         ),
     )
     .unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_reportgate"))
-        .args(["serve", "--config"])
-        .arg(&config)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let base = format!("http://127.0.0.1:{port}");
+    let served = crate::served::Served::start(
+        Command::new(env!("CARGO_BIN_EXE_reportgate"))
+            .args(["serve", "--config"])
+            .arg(&config),
+    );
+    let base = served.base_url();
     let http = awc::Client::builder()
         .connector(awc::Connector::new().limit(0))
         .timeout(Duration::from_secs(5))
         .finish();
-    for _ in 0..100 {
-        if http.get(format!("{base}/healthz")).send().await.is_ok() {
-            break;
-        }
-        actix_rt::time::sleep(Duration::from_millis(50)).await;
-    }
     let token = token_for(&settings, "crash", "test-team");
     let answered = std::cell::RefCell::new(Vec::<String>::new());
     let load = futures_util::future::join_all((0..400).map(|i| {
@@ -447,8 +434,7 @@ async fn after_a_sigkill_under_load_every_answered_blocking_request_is_on_disk()
         while answered.borrow().len() < 100 {
             actix_rt::time::sleep(Duration::from_millis(5)).await;
         }
-        child.kill().unwrap(); // SIGKILL
-        child.wait().unwrap();
+        served.kill(); // SIGKILL
     };
     futures_util::join!(load, killer);
 

@@ -50,11 +50,8 @@ async fn a_tenant_that_cannot_be_reached_at_all_answers_503_and_readyz_says_why(
     let sim = Simulator::builder().start().unwrap();
     let mut settings = settings_for(&sim);
     // A port nothing listens on.
-    let closed = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap();
-    settings.tenant.base_url = format!("http://{closed}");
+    let closed = crate::served::ClosedPort::new();
+    settings.tenant.base_url = format!("http://{}", closed.addr());
     let app = spawn_gateway(sim, settings);
     assert_error(&app.status(ID).await, 503, "upstream_auth_failed");
     // Still ready (it can serve, and say 503 upstream_auth_failed); the body says why.

@@ -36,6 +36,7 @@ mod sdk_arguments;
 mod sdk_files;
 mod sdk_paths;
 mod security;
+mod served;
 mod shared;
 mod shared_limits;
 mod shared_tasks;

@@ -119,6 +119,26 @@ async fn promtool_finds_nothing_to_report_on_a_live_scrape_after_traffic() {
     );
 }
 
+/// Reads Prometheus's log until it says `msg="Listening on" address=127.0.0.1:PORT` (it
+/// says so within seconds; a closed pipe ends the wait), then keeps draining it.
+fn prometheus_port(log: std::process::ChildStderr) -> u16 {
+    use std::io::BufRead;
+    let mut lines = std::io::BufReader::new(log).lines();
+    let port = lines
+        .by_ref()
+        .map_while(Result::ok)
+        .find_map(|l| {
+            let rest = &l[l.find("msg=\"Listening on\" address=127.0.0.1:")? + 37..];
+            rest.split(|c: char| !c.is_ascii_digit())
+                .next()?
+                .parse()
+                .ok()
+        })
+        .expect("prometheus says where it listens");
+    std::thread::spawn(move || lines.for_each(drop));
+    port
+}
+
 /// Starts a real Prometheus (the Debian package) on loopback scraping the admin listener.
 #[actix_rt::test]
 async fn a_real_prometheus_scrapes_the_gateway_and_sees_request_and_upstream_series() {
@@ -136,11 +156,7 @@ async fn a_real_prometheus_scrapes_the_gateway_and_sees_request_and_upstream_ser
         format!("global: {{scrape_interval: 1s}}\nscrape_configs:\n  - job_name: reportgate\n    static_configs: [{{targets: ['{target}']}}]\n"),
     )
     .unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    // Prometheus binds port 0 itself and logs the address it got.
     let mut prom = Command::new("prometheus")
         .arg(format!(
             "--config.file={}",
@@ -150,11 +166,12 @@ async fn a_real_prometheus_scrapes_the_gateway_and_sees_request_and_upstream_ser
             "--storage.tsdb.path={}",
             dir.join("data").display()
         ))
-        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+        .arg("--web.listen-address=127.0.0.1:0")
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(Stdio::piped())
         .spawn()
         .expect("prometheus is installed (scripts/test.sh installs it)");
+    let port = prometheus_port(prom.stderr.take().unwrap());
     let query = |q: &str| {
         format!(
             "http://127.0.0.1:{port}/api/v1/query?query={}",
@@ -216,24 +233,14 @@ async fn sigterm_drains_and_a_download_in_progress_completes() {
         .unwrap();
     let settings = crate::helpers::settings_for(&sim);
     let token = crate::helpers::token_for(&settings, "dl", "test-team");
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let admin = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
     let dir = std::env::temp_dir().join(format!("rg-term-{}", unknown_id()));
     std::fs::create_dir_all(&dir).unwrap();
     let config = dir.join("gateway.yaml");
     std::fs::write(
         &config,
         format!(
-            "server: {{listen: \"127.0.0.1:{port}\", drain_delay: 1s, shutdown_timeout: 30s}}\nadmin: {{listen: \"127.0.0.1:{admin}\"}}\n\
-             tenant: {{base_url: \"{}\", client_id: sim-client, client_secret: sim-secret}}\nlog: {{level: error}}\n\
+            "server: {{listen: \"127.0.0.1:0\", drain_delay: 1s, shutdown_timeout: 30s}}\nadmin: {{listen: \"127.0.0.1:0\"}}\n\
+             tenant: {{base_url: \"{}\", client_id: sim-client, client_secret: sim-secret}}\nlog: {{level: info}}\n\
              auth:\n  issuers: [{{issuer: \"{}\", audiences: [reportgate], hmac_secret: \"{}\"}}]\n  id_signing_key: 0123456789abcdef0123456789abcdef\n\
              policy:\n  teams: [{{team: test-team, run: ['*']}}]\ncache: {{file_max_bytes: 1024}}\naudit: {{stdout: false, file: \"{}\"}}\n",
             sim.base_url(),
@@ -243,23 +250,15 @@ async fn sigterm_drains_and_a_download_in_progress_completes() {
         ),
     )
     .unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_reportgate"))
-        .args(["serve", "--config"])
-        .arg(&config)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let served = crate::served::Served::start(
+        Command::new(env!("CARGO_BIN_EXE_reportgate"))
+            .args(["serve", "--config"])
+            .arg(&config),
+    );
     let http = awc::Client::builder()
         .timeout(Duration::from_secs(60))
         .finish();
-    let base = format!("http://127.0.0.1:{port}");
-    for _ in 0..100 {
-        if http.get(format!("{base}/healthz")).send().await.is_ok() {
-            break;
-        }
-        actix_rt::time::sleep(Duration::from_millis(50)).await;
-    }
+    let (base, admin) = (served.base_url(), served.admin_url());
     let mut r = http
         .post(format!("{base}/v1/reports"))
         .bearer_auth(&token)
@@ -281,17 +280,13 @@ async fn sigterm_drains_and_a_download_in_progress_completes() {
     let mut received = download.next().await.unwrap().unwrap().len();
 
     Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
+        .args(["-TERM", &served.child.id().to_string()])
         .status()
         .unwrap();
     // Readiness turns false at once, while the listener still accepts during the drain delay.
     let mut draining = false;
     for _ in 0..50 {
-        if let Ok(r) = http
-            .get(format!("http://127.0.0.1:{admin}/readyz"))
-            .send()
-            .await
-        {
+        if let Ok(r) = http.get(format!("{admin}/readyz")).send().await {
             if r.status() == 503 {
                 draining = true;
                 break;
@@ -306,11 +301,8 @@ async fn sigterm_drains_and_a_download_in_progress_completes() {
         received += chunk.expect("the download is not cut off").len();
     }
     assert_eq!(received as u64, reportgate::simulator::csv_len(400_000));
-    let status = child.wait().unwrap();
-    assert!(
-        status.success(),
-        "exit 0 after a graceful shutdown: {status:?}"
-    );
+    let (code, log) = served.wait();
+    assert_eq!(code, Some(0), "exit 0 after a graceful shutdown: {log}");
     let audit = std::fs::read_to_string(dir.join("audit.jsonl")).unwrap();
     assert!(
         audit.contains("\"phase\":\"end\"") && audit.contains("\"completed\":true"),
@@ -488,11 +480,8 @@ async fn healthcheck_exits_0_for_a_ready_gateway_and_1_when_it_cannot_be_reached
     assert!(String::from_utf8_lossy(&not_found.stderr).contains("answered 404"));
 
     // A port nobody listens on.
-    let closed = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap()
-    };
-    let down = probe(format!("http://{closed}/readyz")).await;
+    let closed = crate::served::ClosedPort::new();
+    let down = probe(format!("http://{}/readyz", closed.addr())).await;
     assert_eq!(down.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&down.stderr).contains("cannot connect"));
 }

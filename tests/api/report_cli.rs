@@ -191,9 +191,8 @@ async fn a_refused_run_exits_3_with_the_gateways_message_and_request_id() {
 #[actix_rt::test]
 async fn an_unreachable_gateway_exits_4() {
     let app = spawn_with(finished(10), |_| {}).await;
-    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}", closed.local_addr().unwrap());
-    drop(closed);
+    let closed = crate::served::ClosedPort::new();
+    let url = format!("http://{}", closed.addr());
     let o = run_cli(&app, &url, &[]).await;
     assert_eq!(o.status.code(), Some(4), "{}", stderr(&o));
     assert!(stderr(&o).contains("cannot be reached"), "{}", stderr(&o));

@@ -1,7 +1,6 @@
 use crate::helpers::{assert_error, spawn_app, spawn_with};
 use reportgate::simulator::Simulator;
-use std::io::Read;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 #[actix_rt::test]
@@ -62,14 +61,10 @@ async fn secrets_never_appear_in_logs() {
         .report_duration(Duration::ZERO)
         .start()
         .unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
     let settings = crate::helpers::settings_for(&sim);
     let caller_token = crate::helpers::token_for(&settings, "log-test-caller", "test-team");
-    let config = std::env::temp_dir().join(format!("rg-logs-{}-{port}.yaml", std::process::id()));
+    let config =
+        std::env::temp_dir().join(format!("rg-logs-{}.yaml", crate::helpers::unknown_id()));
     let yaml = format!(
         "auth:\n  issuers:\n    - issuer: {}\n      audiences: [reportgate]\n      hmac_secret: {}\n\
          \x20 clients:\n    - {{id: log-test-gw-client, team: test-team, secret_sha256: \"{}\"}}\n\
@@ -79,49 +74,27 @@ async fn secrets_never_appear_in_logs() {
         reportgate::auth::clients::sha256_hex("GWSECRET-of-the-gateway-client"),
     );
     std::fs::write(&config, yaml).unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_reportgate"))
-        .arg("serve")
-        .arg("--config")
-        .arg(&config)
-        .env(
-            "REPORTGATE__AUTH__ID_SIGNING_KEY",
-            "SIGNINGKEY-for-the-log-test-0123456789",
-        )
-        .env("RUST_LOG", "trace")
-        .env("REPORTGATE__ADMIN__LISTEN", "127.0.0.1:0")
-        .env("REPORTGATE__SERVER__LISTEN", format!("127.0.0.1:{port}"))
-        .env("REPORTGATE__TENANT__BASE_URL", sim.base_url())
-        .env("REPORTGATE__TENANT__CLIENT_ID", "log-test-client")
-        .env(
-            "REPORTGATE__TENANT__CLIENT_SECRET",
-            "TOPSECRET-client-secret-value",
-        )
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    // Drain the pipes while the child runs, or trace logging fills them and blocks it.
-    let drain = |mut pipe: Box<dyn Read + Send>| {
-        std::thread::spawn(move || {
-            let mut s = String::new();
-            pipe.read_to_string(&mut s).ok();
-            s
-        })
-    };
-    let stderr = drain(Box::new(child.stderr.take().unwrap()));
-    let stdout = drain(Box::new(child.stdout.take().unwrap()));
+    let served = crate::served::Served::start(
+        Command::new(env!("CARGO_BIN_EXE_reportgate"))
+            .arg("serve")
+            .arg("--config")
+            .arg(&config)
+            .env(
+                "REPORTGATE__AUTH__ID_SIGNING_KEY",
+                "SIGNINGKEY-for-the-log-test-0123456789",
+            )
+            .env("RUST_LOG", "trace")
+            .env("REPORTGATE__ADMIN__LISTEN", "127.0.0.1:0")
+            .env("REPORTGATE__SERVER__LISTEN", "127.0.0.1:0")
+            .env("REPORTGATE__TENANT__BASE_URL", sim.base_url())
+            .env("REPORTGATE__TENANT__CLIENT_ID", "log-test-client")
+            .env(
+                "REPORTGATE__TENANT__CLIENT_SECRET",
+                "TOPSECRET-client-secret-value",
+            ),
+    );
     let http = awc::Client::default();
-    let base = format!("http://127.0.0.1:{port}");
-    // Bounded wait for the child to listen.
-    let mut ready = false;
-    for _ in 0..100 {
-        if let Ok(r) = http.get(format!("{base}/readyz")).send().await {
-            ready = r.status() == 200;
-            break;
-        }
-        actix_rt::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert!(ready, "gateway did not become ready");
+    let base = served.base_url();
     let bearer = format!("Bearer {caller_token}");
     let mut r = http
         .post(format!("{base}/v1/reports"))
@@ -185,9 +158,7 @@ async fn secrets_never_appear_in_logs() {
         .await
         .unwrap();
     assert_eq!(r.status(), 401);
-    child.kill().unwrap();
-    child.wait().unwrap();
-    let logs = stderr.join().unwrap() + &stdout.join().unwrap();
+    let logs = served.kill();
     assert!(
         logs.contains("obtained a tenant access token"),
         "trace logs were captured"

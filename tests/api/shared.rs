@@ -21,6 +21,24 @@ pub struct RedisServer {
     extra: Vec<String>,
 }
 
+/// A free port for redis-server, which cannot bind port 0 itself (0 turns TCP off). It is
+/// taken below the kernel's ephemeral range, from which every other server in the tests gets
+/// its port 0, so none of them can take it while redis-server starts, stops or restarts.
+fn redis_port() -> u16 {
+    let low: u16 = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|r| r.split_whitespace().next()?.parse().ok())
+        .unwrap_or(32768);
+    let below = low.clamp(11000, 32768);
+    for _ in 0..1000 {
+        let port = rand::Rng::gen_range(&mut rand::thread_rng(), 10000..below);
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free port below the ephemeral range {low}");
+}
+
 impl RedisServer {
     pub fn start() -> Self {
         Self::start_with(vec![])
@@ -28,11 +46,7 @@ impl RedisServer {
 
     /// A server with extra arguments; `{port}` in them is filled in.
     pub fn start_with(extra: Vec<String>) -> Self {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let port = redis_port();
         let dir = std::env::temp_dir().join(format!("rg-redis-{}", unknown_id()));
         std::fs::create_dir_all(&dir).unwrap();
         let extra = extra
