@@ -3,8 +3,8 @@
 # checks, bounded in examples and time, against `reportgate sandbox` on loopback.
 # Fails on any 5xx, undocumented status, schema mismatch or wrongly accepted/rejected input.
 # All phases (examples, coverage, fuzzing, stateful) and every check, negative data
-# rejection included. Idempotency-Key is documented in the README, not in the document,
-# because a fuzzer reusing one key for different bodies gets the 422 it asks for.
+# rejection included. scripts/schemathesis.toml accepts the documented 422 on run (a fuzzer
+# reusing one Idempotency-Key for different bodies gets idempotency_key_reused).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 venv="${REPORTGATE_ST_VENV:-target/st-venv}"
@@ -24,5 +24,5 @@ for _ in $(seq 1 100); do
 done
 token=$(grep -a '^  export TOKEN=' "$log" | sed 's/.*TOKEN=//' || true)
 [ -n "$token" ] || { echo "no token in sandbox output"; cat "$log"; exit 1; }
-timeout 600 "$venv/bin/schemathesis" run "http://127.0.0.1:$port/openapi.json" \
+timeout 600 "$venv/bin/schemathesis" --config-file scripts/schemathesis.toml run "http://127.0.0.1:$port/openapi.json" \
   -H "Authorization: Bearer $token" --checks all --max-examples 100 --seed 1

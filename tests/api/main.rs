@@ -22,6 +22,7 @@ mod log_floods;
 mod long_polls;
 mod oauth;
 mod observability;
+mod openapi;
 mod policy;
 mod proxy;
 mod proxy_env;

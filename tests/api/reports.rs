@@ -247,7 +247,12 @@ async fn the_openapi_document_declares_every_parameter_where_it_is_read() {
             for p in op["parameters"].as_array().into_iter().flatten() {
                 let name = p["name"].as_str().unwrap();
                 let templated = path.contains(&format!("{{{name}}}"));
-                let want = if templated { "path" } else { "query" };
+                // The one header the gateway reads from callers (besides Authorization).
+                let want = match (templated, name) {
+                    (true, _) => "path",
+                    (false, "Idempotency-Key") => "header",
+                    (false, _) => "query",
+                };
                 assert_eq!(p["in"], want, "{path} {name}");
                 // A path parameter is always required; the query ones are all optional.
                 assert_eq!(p["required"], templated, "{path} {name}");
