@@ -2,7 +2,8 @@
 #
 # Stage 1 builds dependencies alone (cached until Cargo.toml/Cargo.lock change), stage 2
 # builds the binary with --locked, stage 3 is the runtime: Debian bookworm-slim with the
-# binary, CA certificates from Debian's package, the default config and a non-root user.
+# binary, CA certificates from Debian's package, the default config, a non-root user and its
+# audit directory (a fresh named volume mounted there takes its owner, so the user can write).
 # The runtime is a Debian image (not scratch with glibc copied in) so that image scanners
 # find its package database (/var/lib/dpkg/status) and report the CVEs of every library
 # the binary links (libc6, libgcc-s1). No secrets. scripts/container-smoke.sh builds and
@@ -51,7 +52,8 @@ RUN apt-get update \
     && rm -rf /var/lib/apt/lists/* /var/cache/apt/archives/*.deb \
     && groupadd --system --gid 10001 reportgate \
     && useradd --system --uid 10001 --gid 10001 --home-dir /nonexistent --no-create-home \
-       --shell /usr/sbin/nologin reportgate
+       --shell /usr/sbin/nologin reportgate \
+    && install -d -o 10001 -g 10001 -m 0750 /var/lib/reportgate/audit
 COPY --from=build /src/target/release/reportgate /usr/local/bin/reportgate
 COPY --from=build /src/config/default.yaml /etc/reportgate/config.yaml
 USER 10001:10001

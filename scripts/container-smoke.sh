@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the image with buildah from locally made base images (no registry is reachable)
 # and runs it with podman in sandbox mode: /readyz answers and a report is served end to
-# end on loopback; the package database is there for scanners and the commit is in the
+# end on loopback; in serve mode the example configuration passes `config check`; the package database is there for scanners and the commit is in the
 # OCI labels and reportgate_build_info. Prints the runtime image size. Slow (a full release
 # build in a container): run it when the Dockerfile changes, not on every CI run.
 set -euo pipefail
@@ -56,4 +56,17 @@ lines=$(curl -sf -H "Authorization: Bearer $token" "http://127.0.0.1:$port/v1/re
 echo "report $id: $status, csv lines: $lines"
 curl -sf "http://127.0.0.1:$admin/metrics" | grep "reportgate_build_info{commit=\"$commit\""
 [ "$status" = SUCCESS ] && [ "$lines" -gt 1 ]
+# Serve mode: the complete example configuration, with the secrets its script makes (run
+# through the image), passes `config check`; the audit directory of a fresh named volume is
+# writable by the image's user.
+secrets=$(mktemp -d)
+TENANT_CLIENT_SECRET=smoke REPORTGATE="podman run --rm localhost/reportgate:smoke" \
+  config/example-secrets.sh "$secrets/s" >/dev/null
+chmod -R a+rX "$secrets"   # the image's user (10001) reads them; a real deployment chowns them
+podman run --rm -v "$PWD/config/example-serve.yaml:/etc/reportgate/config.yaml:ro" \
+  -v "$secrets/s:/var/run/secrets/reportgate:ro" localhost/reportgate:smoke config check >/dev/null
+podman run --rm -v rg-smoke-audit:/var/lib/reportgate/audit --entrypoint /usr/bin/touch \
+  localhost/reportgate:smoke /var/lib/reportgate/audit/probe
+podman volume rm rg-smoke-audit >/dev/null
+rm -rf "$secrets"
 echo "container smoke test passed"

@@ -12,6 +12,7 @@ mod cli;
 mod config_checks;
 mod connect_proxy;
 mod deadlines;
+mod docs;
 mod errors;
 mod faults;
 mod fidelity;
