@@ -46,6 +46,9 @@ impl Upstream {
             all.join("; ")
         })?;
         tracing::info!(egress = %egress.describe(), "upstream connections");
+        for entry in &egress.skipped {
+            tracing::warn!(%entry, "NO_PROXY entry not understood; ignored");
+        }
         let tokens = Arc::new(TokenProvider::new(
             &settings.base_url,
             settings.client_id.clone(),

@@ -46,6 +46,25 @@ impl NoProxy {
         Ok(out)
     }
 
+    /// Parses an environment's `NO_PROXY`, shared with every other program of the process:
+    /// entries this parser does not understand (`<local>`, a typo) are skipped and returned,
+    /// to be warned about, instead of stopping the gateway.
+    pub fn parse_lenient(value: &str) -> (Self, Vec<String>) {
+        let mut skipped = Vec::new();
+        let understood: Vec<&str> = value
+            .split([',', ' ', '\t'])
+            .filter(|e| match Self::parse([*e]) {
+                Ok(_) => true,
+                Err(_) => {
+                    skipped.push(e.trim().to_owned());
+                    false
+                }
+            })
+            .collect();
+        let parsed = Self::parse(understood).unwrap_or_default();
+        (parsed, skipped)
+    }
+
     /// Whether `host` (as in a URL: IPv6 in brackets) on `port` is reached directly.
     pub fn bypasses(&self, host: &str, port: u16) -> bool {
         if self.everything {
@@ -191,6 +210,15 @@ mod tests {
         assert!(!n.bypasses("[::1]", 9001));
         assert!(n.bypasses("127.0.0.1", 80));
         assert!(!n.bypasses("127.0.0.1", 443));
+    }
+
+    #[test]
+    fn an_environment_value_skips_what_it_cannot_read_and_keeps_the_rest() {
+        let (n, skipped) = NoProxy::parse_lenient("<local>, .svc,10.0.0.0/8 a:b:c");
+        assert_eq!(skipped, vec!["<local>", "a:b:c"]);
+        assert!(n.bypasses("api.ns.svc", 443));
+        assert!(n.bypasses("10.9.9.9", 443));
+        assert!(!n.bypasses("acme.api.identitynow.com", 443));
     }
 
     #[test]

@@ -86,6 +86,8 @@ pub struct Egress {
     https: Option<Arc<ProxyEndpoint>>,
     http: Option<Arc<ProxyEndpoint>>,
     no_proxy: Arc<NoProxy>,
+    /// NO_PROXY entries of the environment that could not be read (warned at start).
+    pub skipped: Vec<String>,
 }
 
 impl Egress {
@@ -168,29 +170,36 @@ impl ProxySettings {
                         https: e.clone(),
                         http: e,
                         no_proxy: Arc::new(n),
+                        skipped: vec![],
                     }
                 })
             }
             None => {
-                if credentials.is_some() {
-                    problems.push(problem(
-                        "tenant.proxy.url",
-                        "is required with proxy credentials",
-                    ));
-                }
                 if !self.no_proxy.is_empty() {
                     problems.push(problem(
                         "tenant.proxy.no_proxy",
                         "applies to tenant.proxy.url, which is not set (NO_PROXY is the environment's)",
                     ));
                 }
-                if self.from_environment {
-                    from_environment(&self.environment)
+                let egress = if self.from_environment {
+                    from_environment(&self.environment, credentials.as_ref())
                         .map_err(|e| problems.push(e))
                         .ok()
                 } else {
                     Some(Egress::default())
+                };
+                // Credentials for no proxy at all are a mistake worth stopping for.
+                let unused = egress
+                    .as_ref()
+                    .is_some_and(|e| e.https.is_none() && e.http.is_none());
+                if credentials.is_some() && unused {
+                    problems.push(problem(
+                        "tenant.proxy.username",
+                        "is set but no proxy is (tenant.proxy.url, or HTTPS_PROXY/HTTP_PROXY \
+                         with from_environment)",
+                    ));
                 }
+                egress
             }
         };
         match (egress, problems.is_empty()) {
@@ -200,22 +209,27 @@ impl ProxySettings {
     }
 }
 
-fn from_environment(env: &ProxyEnvironment) -> Result<Egress, Problem> {
+/// The environment's proxies; `credentials` (tenant.proxy.username and password) apply to
+/// them unless a proxy URL carries its own.
+fn from_environment(
+    env: &ProxyEnvironment,
+    credentials: Option<&(String, Secret)>,
+) -> Result<Egress, Problem> {
     let one = |var: &Option<(&'static str, String)>| -> Result<_, Problem> {
         var.as_ref()
-            .map(|(name, value)| endpoint(name, value, true, None).map(Arc::new))
+            .map(|(name, value)| endpoint(name, value, true, credentials.cloned()).map(Arc::new))
             .transpose()
     };
-    let no_proxy = env
+    let (no_proxy, skipped) = env
         .no_proxy
         .as_deref()
-        .map(|v| NoProxy::parse([v]).map_err(|e| problem("NO_PROXY", e)))
-        .transpose()?
+        .map(NoProxy::parse_lenient)
         .unwrap_or_default();
     Ok(Egress {
         https: one(&env.https_proxy)?,
         http: one(&env.http_proxy)?,
         no_proxy: Arc::new(no_proxy),
+        skipped,
     })
 }
 
@@ -411,6 +425,29 @@ mod tests {
     }
 
     #[test]
+    fn configured_credentials_apply_to_the_environments_proxy_unless_its_url_has_its_own() {
+        let mut s = settings();
+        s.username = Some("svc".into());
+        s.password = Some(Secret::new("pa:ss".into()));
+        s.environment = env(&[
+            ("HTTPS_PROXY", "http://env-proxy:8080"),
+            ("HTTP_PROXY", "http://other:x@plain-proxy:8080"),
+            ("NO_PROXY", "<local>,.svc"),
+        ]);
+        let e = s.egress().unwrap();
+        let auth = |scheme| {
+            e.route(scheme, "a.example", 443)
+                .and_then(|p| p.authorization.as_ref())
+                .map(|a| a.expose().to_owned())
+        };
+        // base64("svc:pa:ss") and base64("other:x")
+        assert_eq!(auth("https").as_deref(), Some("Basic c3ZjOnBhOnNz"));
+        assert_eq!(auth("http").as_deref(), Some("Basic b3RoZXI6eA=="));
+        assert_eq!(e.skipped, vec!["<local>"]);
+        assert!(e.route("https", "api.ns.svc", 443).is_none());
+    }
+
+    #[test]
     fn bad_proxy_settings_are_reported_with_their_key_and_without_the_password() {
         type Change = fn(&mut ProxySettings);
         let cases: [(&str, Change); 8] = [
@@ -431,15 +468,18 @@ mod tests {
                 s.url = Some("http://proxy:3128".into());
                 s.username = Some("u".into());
             }),
-            ("tenant.proxy.url", |s| {
+            ("tenant.proxy.username", |s| {
                 s.username = Some("u".into());
                 s.password = Some(Secret::new("hunter2".into()));
             }),
             ("HTTPS_PROXY", |s| {
                 s.environment = env(&[("HTTPS_PROXY", "socks5://u:hunter2@p:1080")])
             }),
-            ("NO_PROXY", |s| {
-                s.environment = env(&[("HTTPS_PROXY", "p:1"), ("NO_PROXY", "a:b:c")])
+            ("tenant.proxy.username", |s| {
+                s.environment = env(&[("HTTPS_PROXY", "p:1")]);
+                s.from_environment = false;
+                s.username = Some("u".into());
+                s.password = Some(Secret::new("hunter2".into()));
             }),
         ];
         for (key, change) in cases {

@@ -110,11 +110,11 @@ fn https_proxy_in_the_environment_is_used_unless_no_proxy_or_tenant_proxy_says_o
     assert!(!seen.is_empty());
     assert!(seen.iter().all(|t| t.target == "localhost:9"), "{seen:?}");
 
-    // ...not for a host NO_PROXY names (lower-case form)...
+    // ...not for a host NO_PROXY names (lower-case form; `<local>` is skipped, not fatal)...
     let before = env_proxy.tunnels().len();
     let bypass = [
         from_env[0].clone(),
-        ("no_proxy", "example.com,localhost".into()),
+        ("no_proxy", "<local>,example.com,localhost".into()),
     ];
     let (child, port) = serve("", &bypass);
     let answer = run_report(port);
