@@ -1,7 +1,8 @@
 //! The IdentityNow report client. One per worker (awc is `!Send`); all share one
-//! [`TokenProvider`].
+//! [`TokenProvider`] and budget ([`super::Upstream`]).
+use super::download::{FileDownload, IdleTimeout};
 use super::token::TokenProvider;
-use super::TenantSettings;
+use super::PathFamily;
 use crate::domain::ReportId;
 use crate::error::UpstreamError;
 use crate::limits::{self, LimitSettings, RequestContext, UpstreamBudget};
@@ -12,136 +13,23 @@ use awc::error::{ConnectError, PayloadError, SendRequestError};
 use bytes::Bytes;
 use futures_util::{Stream, StreamExt};
 use serde::de::DeserializeOwned;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 use std::time::Instant;
 
 const JSON_LIMIT: usize = 1 << 20;
 
-/// Everything the per-worker clients share, built once at start-up.
-#[derive(Clone)]
-pub struct Upstream {
-    pub tokens: Arc<TokenProvider>,
-    metrics: Arc<Metrics>,
-    pub budget: Arc<UpstreamBudget>,
-    tls: Arc<rustls::ClientConfig>,
-    /// Direct or through which proxy: the tenant, its token endpoint and JWKS URLs.
-    pub egress: super::Egress,
-    settings: TenantSettings,
-    limits: LimitSettings,
-}
-
-impl Upstream {
-    pub fn new(
-        settings: TenantSettings,
-        limits: LimitSettings,
-        clock: crate::clock::Clock,
-        metrics: Arc<Metrics>,
-        shared: Option<Arc<crate::shared::SharedStore>>,
-    ) -> Result<Self, String> {
-        let tls = super::tls::client_config(settings.ca_bundle.as_deref())?;
-        let egress = settings.proxy.egress().map_err(|p| {
-            let all: Vec<String> = p.iter().map(ToString::to_string).collect();
-            all.join("; ")
-        })?;
-        tracing::info!(egress = %egress.describe(), "upstream connections");
-        for entry in &egress.skipped {
-            tracing::warn!(%entry, "NO_PROXY entry not understood; ignored");
-        }
-        let tokens = Arc::new(TokenProvider::new(
-            &settings.base_url,
-            settings.client_id.clone(),
-            settings
-                .client_secret
-                .clone()
-                .ok_or("tenant.client_secret is not set")?,
-            settings.token_timeout,
-            settings.token_refresh_margin,
-            clock,
-            metrics.clone(),
-        ));
-        Ok(Self {
-            tokens,
-            budget: UpstreamBudget::start_with(limits.budget_config(), shared),
-            tls,
-            egress,
-            settings,
-            limits,
-            metrics,
-        })
-    }
-
-    /// A client for the current worker thread.
-    pub fn client(&self) -> IdentityNow {
-        let connector = super::dial::connector(&self.egress, self.tls.clone())
-            .timeout(self.settings.connect_timeout);
-        let http = awc::Client::builder()
-            .connector(connector)
-            .timeout(self.settings.request_timeout)
-            .disable_redirects()
-            .add_default_header((
-                header::USER_AGENT,
-                concat!("reportgate/", env!("CARGO_PKG_VERSION")),
-            ))
-            .finish();
-        IdentityNow {
-            http,
-            base: self.settings.base_url.clone(),
-            tokens: self.tokens.clone(),
-            metrics: self.metrics.clone(),
-            budget: self.budget.clone(),
-            limits: self.limits.clone(),
-            request_timeout: self.settings.request_timeout,
-            download_timeout: self.settings.download_timeout,
-            download_idle_timeout: self.settings.download_idle_timeout,
-        }
-    }
-}
-
+/// The report client of one worker (built by [`super::Upstream::client`]).
 pub struct IdentityNow {
-    http: awc::Client,
-    base: String,
+    pub(super) http: awc::Client,
+    pub(super) base: String,
     pub tokens: Arc<TokenProvider>,
-    metrics: Arc<Metrics>,
-    budget: Arc<UpstreamBudget>,
-    limits: LimitSettings,
-    request_timeout: Duration,
-    download_timeout: Duration,
-    download_idle_timeout: Duration,
-}
-
-/// Which of the upstream's path families to call.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum PathFamily {
-    /// `/v3/reports/...`
-    V3,
-    /// `/reports/v1/...`
-    V1,
-    /// `/v2024/reports/...`, `/v2025/...`, `/v2026/...`: the annual versions, same operations.
-    V2024,
-    V2025,
-    V2026,
-}
-
-impl PathFamily {
-    pub fn prefix(self) -> &'static str {
-        match self {
-            Self::V3 => "/v3/reports",
-            Self::V1 => "/reports/v1",
-            Self::V2024 => "/v2024/reports",
-            Self::V2025 => "/v2025/reports",
-            Self::V2026 => "/v2026/reports",
-        }
-    }
-}
-
-/// A file download in flight: headers now, bytes as the caller reads them.
-pub struct FileDownload {
-    pub content_type: Option<String>,
-    pub content_disposition: Option<String>,
-    pub content_length: Option<u64>,
-    pub body: Pin<Box<dyn Stream<Item = Result<Bytes, PayloadError>>>>,
+    pub(super) metrics: Arc<Metrics>,
+    pub(super) budget: Arc<UpstreamBudget>,
+    pub(super) limits: LimitSettings,
+    pub(super) request_timeout: Duration,
+    pub(super) download_timeout: Duration,
+    pub(super) download_idle_timeout: Duration,
 }
 
 pub fn map_send_error(e: SendRequestError) -> UpstreamError {
@@ -155,49 +43,6 @@ pub fn map_send_error(e: SendRequestError) -> UpstreamError {
             None => UpstreamError::Unreachable(c.to_string()),
         },
         other => UpstreamError::Unreachable(other.to_string()),
-    }
-}
-
-/// Ends a download with an error when upstream sends nothing for `idle`, or when it ends
-/// before the length it announced (a reset connection must not look like a whole file).
-struct IdleTimeout {
-    inner: Pin<Box<dyn Stream<Item = Result<Bytes, PayloadError>>>>,
-    idle: Duration,
-    timer: Pin<Box<actix_rt::time::Sleep>>,
-    expected: Option<u64>,
-    received: u64,
-}
-
-impl Stream for IdleTimeout {
-    type Item = Result<Bytes, PayloadError>;
-
-    fn poll_next(
-        mut self: Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Option<Self::Item>> {
-        use std::future::Future;
-        use std::task::Poll;
-        match self.inner.as_mut().poll_next(cx) {
-            Poll::Ready(None) if self.expected.is_some_and(|n| self.received < n) => {
-                self.expected = None;
-                Poll::Ready(Some(Err(PayloadError::Incomplete(None))))
-            }
-            Poll::Ready(item) => {
-                if let Some(Ok(chunk)) = &item {
-                    self.received += chunk.len() as u64;
-                }
-                let deadline = actix_rt::time::Instant::now() + self.idle;
-                self.timer.as_mut().reset(deadline);
-                Poll::Ready(item)
-            }
-            Poll::Pending => match self.timer.as_mut().poll(cx) {
-                Poll::Ready(()) => Poll::Ready(Some(Err(PayloadError::Io(std::io::Error::new(
-                    std::io::ErrorKind::TimedOut,
-                    "upstream stalled mid-download",
-                ))))),
-                Poll::Pending => Poll::Pending,
-            },
-        }
     }
 }
 
@@ -568,13 +413,11 @@ impl IdentityNow {
             content_type: header_str(headers, header::CONTENT_TYPE),
             content_disposition: header_str(headers, header::CONTENT_DISPOSITION),
             content_length,
-            body: Box::pin(IdleTimeout {
-                inner: resp.boxed_local(),
-                idle: self.download_idle_timeout,
-                timer: Box::pin(actix_rt::time::sleep(self.download_idle_timeout)),
-                expected: content_length,
-                received: 0,
-            }),
+            body: Box::pin(IdleTimeout::new(
+                resp.boxed_local(),
+                self.download_idle_timeout,
+                content_length,
+            )),
         })
     }
 }
