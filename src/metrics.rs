@@ -442,12 +442,30 @@ impl Metrics {
     }
 }
 
-/// Counts every API request by route pattern, method and status class, with its latency.
-pub async fn middleware(
+/// Counts every API request by route pattern, method and status class, with its latency;
+/// built with the registry's handles (see `http::layer`).
+pub struct HttpMetrics(pub std::sync::Arc<Metrics>);
+
+impl crate::http::layer::Layer for HttpMetrics {
+    fn call<B: actix_web::body::MessageBody + 'static>(
+        &self,
+        req: actix_web::dev::ServiceRequest,
+        next: actix_web::middleware::Next<B>,
+    ) -> impl std::future::Future<
+        Output = Result<
+            actix_web::dev::ServiceResponse<actix_web::body::BoxBody>,
+            actix_web::Error,
+        >,
+    > {
+        middleware(&self.0, req, next)
+    }
+}
+
+async fn middleware(
+    m: &Metrics,
     req: actix_web::dev::ServiceRequest,
     next: actix_web::middleware::Next<impl actix_web::body::MessageBody + 'static>,
 ) -> Result<actix_web::dev::ServiceResponse<actix_web::body::BoxBody>, actix_web::Error> {
-    let metrics = req.app_data::<actix_web::web::Data<Metrics>>().cloned();
     let method = match req.method().as_str() {
         m @ ("GET" | "POST" | "PUT" | "DELETE" | "HEAD" | "OPTIONS" | "PATCH") => m.to_owned(),
         _ => "other".to_owned(),
@@ -464,21 +482,19 @@ pub async fn middleware(
         .unwrap_or(crate::http::Route::UNMATCHED);
     let kind = latency_kind(route.action, res.request().query_string());
     let route = route.pattern;
-    if let Some(m) = metrics {
-        let class = match res.status().as_u16() {
-            100..=199 => "1xx",
-            200..=299 => "2xx",
-            300..=399 => "3xx",
-            400..=499 => "4xx",
-            _ => "5xx",
-        };
-        m.http_requests
-            .with_label_values(&[route, method, class])
-            .inc();
-        m.http_duration
-            .with_label_values(&[route, method, kind])
-            .observe(started.elapsed().as_secs_f64());
-    }
+    let class = match res.status().as_u16() {
+        100..=199 => "1xx",
+        200..=299 => "2xx",
+        300..=399 => "3xx",
+        400..=499 => "4xx",
+        _ => "5xx",
+    };
+    m.http_requests
+        .with_label_values(&[route, method, class])
+        .inc();
+    m.http_duration
+        .with_label_values(&[route, method, kind])
+        .observe(started.elapsed().as_secs_f64());
     Ok(res)
 }
 

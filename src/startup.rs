@@ -1,12 +1,14 @@
 //! Builds the gateway's HTTP server from settings: binds (port 0 works), wires the
 //! upstream client per worker, middleware and routes.
-use crate::audit::{self, Audit};
-use crate::auth::{self, Authenticator, IdpClient, Policy, ReportIds};
+use crate::audit::{Audit, AuditLayer};
+use crate::auth::{self, Authentication, Authenticator, IdpClient, Policy, ReportIds};
 use crate::cache::ReportCache;
 use crate::clock::Clock;
 use crate::config::Settings;
-use crate::limits::{self, TeamLimiter};
-use crate::metrics::{self, Metrics};
+use crate::http::layer;
+use crate::limits::anonymous::AnonymousLimit;
+use crate::limits::{self, TeamLimit, TeamLimiter};
+use crate::metrics::{HttpMetrics, Metrics};
 use crate::request_id::{self, RequestId};
 use crate::routes;
 use crate::shared::SharedStore;
@@ -138,7 +140,7 @@ impl Application {
             Some(metrics.audit_write_seconds.clone()),
         ));
         audit.clone().into_inner().start_refusal_records();
-        let guard = web::Data::new(limits::anonymous::AddressGuard::new(
+        let guard = Arc::new(limits::anonymous::AddressGuard::new(
             settings.limits.anonymous_rate,
             settings.limits.anonymous_burst,
         ));
@@ -202,37 +204,57 @@ impl Application {
                 upstream.clone(),
             );
             HttpServer::new(move || {
+                // awc is !Send: each worker builds its own clients (the JWKS fetcher here, the
+                // upstream client below) over shared caches.
+                let idp = IdpClient(
+                    awc::Client::builder()
+                        // JWKS URLs go through the same egress proxy as the tenant.
+                        .connector(crate::upstream::dial::connector(
+                            &upstream.egress,
+                            idp_tls.clone(),
+                        ))
+                        .disable_redirects()
+                        .finish(),
+                );
+                let (auth, audit_trail, m) = (
+                    authenticator.clone().into_inner(),
+                    audit.clone().into_inner(),
+                    metrics.clone().into_inner(),
+                );
                 App::new()
                     .app_data(state.clone())
-                    .app_data(authenticator.clone())
                     .app_data(policy.clone())
                     .app_data(token_issuer.clone())
                     .app_data(callbacks.clone())
                     .app_data(limiter.clone())
-                    .app_data(guard.clone())
                     .app_data(audit.clone())
                     .app_data(metrics.clone())
-                    .app_data(web::Data::new(IdpClient(
-                        awc::Client::builder()
-                            // JWKS URLs go through the same egress proxy as the tenant.
-                            .connector(crate::upstream::dial::connector(
-                                &upstream.egress,
-                                idp_tls.clone(),
-                            ))
-                            .disable_redirects()
-                            .finish(),
-                    )))
-                    // awc is !Send: each worker builds its own client over the shared token cache.
                     .app_data(web::Data::new(upstream.client()))
-                    .wrap(from_fn(limits::middleware))
-                    .wrap(from_fn(auth::middleware))
-                    .wrap(from_fn(audit::middleware))
-                    .wrap(from_fn(limits::anonymous::middleware))
+                    // Each middleware is built here with what it needs. The last `wrap` is the
+                    // outermost: a request passes request_id, the root span, metrics, the route
+                    // decision, the per-address guard, audit, auth, then the team limit.
+                    .wrap(layer::wrap(TeamLimit::new(
+                        limiter.clone().into_inner(),
+                        policy.clone().into_inner(),
+                        m.clone(),
+                    )))
+                    .wrap(layer::wrap(Authentication::new(auth.clone(), idp)))
+                    .wrap(layer::wrap(AuditLayer::new(
+                        audit_trail.clone(),
+                        auth.clone(),
+                        m.clone(),
+                    )))
+                    .wrap(layer::wrap(AnonymousLimit::new(
+                        guard.clone(),
+                        audit_trail,
+                        auth,
+                        m.clone(),
+                    )))
                     .wrap(from_fn(crate::http::route::middleware))
-                    .wrap(from_fn(metrics::middleware))
+                    .wrap(layer::wrap(HttpMetrics(m)))
                     .wrap(TracingLogger::<GatewaySpan>::new())
                     .wrap(from_fn(request_id::middleware))
-                    .configure(routes::configure)
+                    .configure(|cfg| routes::configure(cfg, &policy.clone().into_inner()))
                     .default_service(web::to(routes::not_found))
             })
             // Each connection's socket is watched while its request waits (limits::peer).

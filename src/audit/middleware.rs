@@ -4,12 +4,14 @@
 use super::event::{self, Event};
 use super::sink::Sink;
 use super::{AuditSettings, Mode};
-use crate::auth::Caller;
+use crate::auth::{Authenticator, Caller};
 use crate::error::GatewayError;
+use crate::http::layer::Layer;
+use crate::metrics::Metrics;
 use actix_web::body::{BodySize, BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::middleware::Next;
-use actix_web::{web, HttpMessage, ResponseError};
+use actix_web::{HttpMessage, ResponseError};
 use bytes::Bytes;
 use serde_json::Value;
 use std::cell::RefCell;
@@ -109,7 +111,36 @@ fn outcome(status: u16, denied: bool) -> &'static str {
     }
 }
 
-pub async fn middleware(
+/// The audit middleware, built with the audit trail, the verified-token cache (to name a
+/// known caller in a fail-closed refusal) and the metrics (see `http::layer`).
+pub struct AuditLayer {
+    audit: Arc<Audit>,
+    auth: Arc<Authenticator>,
+    metrics: Arc<Metrics>,
+}
+
+impl AuditLayer {
+    pub fn new(audit: Arc<Audit>, auth: Arc<Authenticator>, metrics: Arc<Metrics>) -> Self {
+        Self {
+            audit,
+            auth,
+            metrics,
+        }
+    }
+}
+
+impl Layer for AuditLayer {
+    fn call<B: MessageBody + 'static>(
+        &self,
+        req: ServiceRequest,
+        next: Next<B>,
+    ) -> impl std::future::Future<Output = Result<ServiceResponse<BoxBody>, actix_web::Error>> {
+        middleware(self, req, next)
+    }
+}
+
+async fn middleware(
+    deps: &AuditLayer,
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
@@ -120,10 +151,7 @@ pub async fn middleware(
             .await
             .map(ServiceResponse::map_into_boxed_body);
     }
-    let audit = req
-        .app_data::<web::Data<Audit>>()
-        .cloned()
-        .expect("audit configured");
+    let audit = deps.audit.clone();
     let started = Instant::now();
     let (api, action) = (route.api.as_str(), route.action);
     let mode = audit.mode(action);
@@ -166,10 +194,9 @@ pub async fn middleware(
         // caller known from a recently verified token gets a record of its own; the rest are
         // anonymous and counted per address by the guard, so an anonymous flood cannot fill
         // the backlog that holds identified callers' records until the file is back.
-        let known = crate::auth::bearer(&req).ok().and_then(|token| {
-            req.app_data::<web::Data<crate::auth::Authenticator>>()
-                .and_then(|a| a.cached_caller(token))
-        });
+        let known = crate::auth::bearer(&req)
+            .ok()
+            .and_then(|token| deps.auth.cached_caller(token));
         match known {
             Some(c) => {
                 let event = Event {
@@ -232,13 +259,8 @@ pub async fn middleware(
         return Ok(res);
     }
     // The download's end record: bytes sent and whether the transfer completed.
-    let metrics = res
-        .request()
-        .app_data::<web::Data<crate::metrics::Metrics>>()
-        .cloned();
-    if let Some(m) = &metrics {
-        m.downloads_in_flight.inc();
-    }
+    let metrics = deps.metrics.clone();
+    metrics.downloads_in_flight.inc();
     let end_base = event;
     let on_end: Box<dyn FnOnce(u64, bool)> = Box::new(move |bytes, completed| {
         let end = Event {
@@ -249,10 +271,8 @@ pub async fn middleware(
             duration_ms: started.elapsed().as_millis() as u64,
             ..end_base
         };
-        if let Some(m) = metrics {
-            m.downloads_in_flight.dec();
-            m.download_bytes.inc_by(bytes);
-        }
+        metrics.downloads_in_flight.dec();
+        metrics.download_bytes.inc_by(bytes);
         // Batch: the transfer is over; nothing is left to hold back.
         audit.sink.enqueue(end.line());
     });

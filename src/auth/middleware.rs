@@ -1,11 +1,12 @@
 //! The authentication middleware: exactly one `Authorization: Bearer <jwt>` header, verified,
 //! or a uniform 401. The reason goes to the debug log only.
 use super::{Authenticator, Caller};
+use crate::http::layer::Layer;
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header;
 use actix_web::middleware::Next;
-use actix_web::{web, HttpMessage, HttpResponse};
+use actix_web::{HttpMessage, HttpResponse};
 use serde_json::json;
 use std::sync::Arc;
 
@@ -99,7 +100,31 @@ fn unauthenticated(sdk: bool) -> HttpResponse {
 
 const NO_AUTHORIZATION: &str = "no Authorization header";
 
-pub async fn middleware(
+/// The authentication middleware, built with the token verifier and this worker's JWKS
+/// client (see `http::layer`).
+pub struct Authentication {
+    authenticator: Arc<Authenticator>,
+    idp: IdpClient,
+}
+
+impl Authentication {
+    pub fn new(authenticator: Arc<Authenticator>, idp: IdpClient) -> Self {
+        Self { authenticator, idp }
+    }
+}
+
+impl Layer for Authentication {
+    fn call<B: MessageBody + 'static>(
+        &self,
+        req: ServiceRequest,
+        next: Next<B>,
+    ) -> impl std::future::Future<Output = Result<ServiceResponse<BoxBody>, actix_web::Error>> {
+        middleware(self, req, next)
+    }
+}
+
+async fn middleware(
+    deps: &Authentication,
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
@@ -112,14 +137,7 @@ pub async fn middleware(
             .map(ServiceResponse::map_into_boxed_body);
     }
     let sdk = route.api.is_sdk();
-    let auth = req
-        .app_data::<web::Data<Authenticator>>()
-        .cloned()
-        .expect("authenticator configured");
-    let idp = req
-        .app_data::<web::Data<IdpClient>>()
-        .cloned()
-        .expect("idp client configured");
+    let (auth, idp) = (&deps.authenticator, &deps.idp);
     let verified = match bearer(&req) {
         Ok(token) => auth
             .verify(token, &idp.0)

@@ -13,7 +13,7 @@ pub mod webhook;
 
 pub use holders::{Holders, Release};
 pub use jwt::Authenticator;
-pub use middleware::{bearer, middleware, IdpClient, Refusal};
+pub use middleware::{bearer, Authentication, IdpClient, Refusal};
 pub use policy::Policy;
 pub use report_ids::{Opened, ReportIds};
 

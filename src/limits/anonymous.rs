@@ -9,10 +9,12 @@ use crate::audit::refusals::Reason;
 use crate::audit::Audit;
 use crate::auth::{Authenticator, Caller, Refusal};
 use crate::error::GatewayError;
+use crate::http::layer::Layer;
+use crate::metrics::Metrics;
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::middleware::Next;
-use actix_web::{web, HttpMessage, ResponseError};
+use actix_web::{HttpMessage, ResponseError};
 use moka::sync::Cache;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
@@ -67,7 +69,44 @@ fn too_many(req: &ServiceRequest, wait: Duration) -> actix_web::HttpResponse {
     }
 }
 
-pub async fn middleware(
+/// The per-address guard as middleware, built with the guard, the audit trail (which
+/// counts refusals per address), the verified-token cache and the metrics (see
+/// `http::layer`).
+pub struct AnonymousLimit {
+    guard: Arc<AddressGuard>,
+    audit: Arc<Audit>,
+    auth: Arc<Authenticator>,
+    metrics: Arc<Metrics>,
+}
+
+impl AnonymousLimit {
+    pub fn new(
+        guard: Arc<AddressGuard>,
+        audit: Arc<Audit>,
+        auth: Arc<Authenticator>,
+        metrics: Arc<Metrics>,
+    ) -> Self {
+        Self {
+            guard,
+            audit,
+            auth,
+            metrics,
+        }
+    }
+}
+
+impl Layer for AnonymousLimit {
+    fn call<B: MessageBody + 'static>(
+        &self,
+        req: ServiceRequest,
+        next: Next<B>,
+    ) -> impl std::future::Future<Output = Result<ServiceResponse<BoxBody>, actix_web::Error>> {
+        middleware(self, req, next)
+    }
+}
+
+async fn middleware(
+    deps: &AnonymousLimit,
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
@@ -78,27 +117,17 @@ pub async fn middleware(
             .await
             .map(ServiceResponse::map_into_boxed_body);
     };
-    let guard = req
-        .app_data::<web::Data<AddressGuard>>()
-        .cloned()
-        .expect("address guard configured");
-    let audit = req
-        .app_data::<web::Data<Audit>>()
-        .cloned()
-        .expect("audit configured");
+    let (guard, audit) = (&deps.guard, &deps.audit);
     let wait = guard.wait(addr);
     if !wait.is_zero() {
-        let known = crate::auth::bearer(&req).is_ok_and(|token| {
-            req.app_data::<web::Data<Authenticator>>()
-                .is_some_and(|a| a.cached_caller(token).is_some())
-        });
+        let known =
+            crate::auth::bearer(&req).is_ok_and(|token| deps.auth.cached_caller(token).is_some());
         if !known {
             audit.refusals.count(Some(addr), Reason::RateLimited);
-            if let Some(m) = req.app_data::<web::Data<crate::metrics::Metrics>>() {
-                m.anonymous_refusals
-                    .with_label_values(&[Reason::RateLimited.code()])
-                    .inc();
-            }
+            deps.metrics
+                .anonymous_refusals
+                .with_label_values(&[Reason::RateLimited.code()])
+                .inc();
             let resp = too_many(&req, wait);
             return Ok(req.into_response(resp));
         }
@@ -109,14 +138,10 @@ pub async fn middleware(
         if res.request().extensions().get::<Arc<Caller>>().is_none() {
             guard.charge(addr);
             audit.refusals.count(Some(addr), reason);
-            if let Some(m) = res
-                .request()
-                .app_data::<web::Data<crate::metrics::Metrics>>()
-            {
-                m.anonymous_refusals
-                    .with_label_values(&[reason.code()])
-                    .inc();
-            }
+            deps.metrics
+                .anonymous_refusals
+                .with_label_values(&[reason.code()])
+                .inc();
         }
     }
     Ok(res)

@@ -11,12 +11,14 @@ use crate::auth::settings::TeamPolicy;
 use crate::auth::{Caller, Policy};
 use crate::domain::retry_after::header_secs;
 use crate::error::GatewayError;
+use crate::http::layer::Layer;
+use crate::metrics::Metrics;
 use crate::shared::{scripts, SharedStore};
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::Next;
-use actix_web::{web, HttpMessage, ResponseError};
+use actix_web::{HttpMessage, ResponseError};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -253,7 +255,36 @@ impl TeamLimiter {
     }
 }
 
-pub async fn middleware(
+/// The team-limit middleware, built with the limiter, the teams' policies and the metrics
+/// (see `http::layer`).
+pub struct TeamLimit {
+    limiter: Arc<TeamLimiter>,
+    policy: Arc<Policy>,
+    metrics: Arc<Metrics>,
+}
+
+impl TeamLimit {
+    pub fn new(limiter: Arc<TeamLimiter>, policy: Arc<Policy>, metrics: Arc<Metrics>) -> Self {
+        Self {
+            limiter,
+            policy,
+            metrics,
+        }
+    }
+}
+
+impl Layer for TeamLimit {
+    fn call<B: MessageBody + 'static>(
+        &self,
+        req: ServiceRequest,
+        next: Next<B>,
+    ) -> impl std::future::Future<Output = Result<ServiceResponse<BoxBody>, actix_web::Error>> {
+        middleware(self, req, next)
+    }
+}
+
+async fn middleware(
+    deps: &TeamLimit,
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
@@ -264,14 +295,7 @@ pub async fn middleware(
             .await
             .map(ServiceResponse::map_into_boxed_body);
     };
-    let limiter = req
-        .app_data::<web::Data<TeamLimiter>>()
-        .cloned()
-        .expect("limiter configured");
-    let policy = req
-        .app_data::<web::Data<Policy>>()
-        .cloned()
-        .expect("policy configured");
+    let (limiter, policy) = (&deps.limiter, &deps.policy);
     let team_policy = policy.for_team(&caller.team);
     let arrival = Instant::now();
     let (decision, snapshot) = limiter.decide(&caller.team, team_policy).await;
@@ -294,25 +318,23 @@ pub async fn middleware(
                 err.error_response()
             };
             tracing::debug!(team = %caller.team, retry_after = header_secs(retry), "team limit: refused");
-            if let Some(m) = req.app_data::<web::Data<crate::metrics::Metrics>>() {
-                m.rejections
-                    .with_label_values(&[m.team(&caller.team), "team_limit"])
-                    .inc();
-            }
+            let m = &deps.metrics;
+            m.rejections
+                .with_label_values(&[m.team(&caller.team), "team_limit"])
+                .inc();
             let mut res = req.into_response(resp);
             headers(&mut res);
             return Ok(res);
         }
     };
-    if let Some(m) = req.app_data::<web::Data<crate::metrics::Metrics>>() {
-        m.caller_wait
-            .with_label_values(&[m.team(&caller.team)])
-            .observe(wait.as_secs_f64());
-    }
+    let m = &deps.metrics;
+    m.caller_wait
+        .with_label_values(&[m.team(&caller.team)])
+        .observe(wait.as_secs_f64());
     let peer = req.conn_data::<Peer>().cloned();
     if !wait.is_zero() {
         let _held = Held {
-            limiter: &limiter,
+            limiter,
             team: caller.team.clone(),
         };
         use tracing::Instrument;
@@ -326,11 +348,10 @@ pub async fn middleware(
             _ = super::peer::gone(peer.as_ref()) => {
                 // The caller hung up while held: it leaves the queue and goes nowhere.
                 tracing::debug!(team = %caller.team, "caller left while held by the team limit");
-                if let Some(m) = req.app_data::<web::Data<crate::metrics::Metrics>>() {
-                    m.abandoned
-                        .with_label_values(&[m.team(&caller.team), "team_limit"])
-                        .inc();
-                }
+                let m = &deps.metrics;
+                m.abandoned
+                    .with_label_values(&[m.team(&caller.team), "team_limit"])
+                    .inc();
                 let err = GatewayError::Upstream(crate::error::UpstreamError::Abandoned);
                 return Ok(req.into_response(err.error_response()));
             }

@@ -11,7 +11,7 @@ mod settings;
 
 pub use budget::{BudgetConfig, Refusal, UpstreamBudget};
 pub use grant_guard::GrantGuard;
-pub use middleware::{middleware, TeamLimiter};
+pub use middleware::{TeamLimit, TeamLimiter};
 pub use settings::LimitSettings;
 
 use std::time::{Duration, Instant};

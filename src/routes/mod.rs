@@ -22,6 +22,7 @@ use crate::state::AppState;
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 use futures_util::StreamExt;
+use std::sync::Arc;
 
 pub(crate) use access::{cancel_for, check_cancel, check_raw, check_raw_read, resolve_id};
 pub(crate) use files::{fetch_file, purged_upstream, respond_file};
@@ -29,12 +30,13 @@ pub(crate) use files::{fetch_file, purged_upstream, respond_file};
 pub use health::admin;
 pub use reports::valid_idempotency_key;
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
+/// The API listener's routes; the SDK scopes check each team's `sdk_paths` in `policy`.
+pub fn configure(cfg: &mut web::ServiceConfig, policy: &Arc<Policy>) {
     health::configure(cfg);
     openapi::configure(cfg);
     oauth::configure(cfg);
     reports::configure(cfg);
-    sdk::configure(cfg);
+    sdk::configure(cfg, policy);
 }
 
 /// Marks a response that carries report data: never sniffed as another type, never kept

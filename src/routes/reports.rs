@@ -5,6 +5,7 @@ use super::{
     cached_result, check_cancel, check_raw, fetch_file, long_poll, resolve_id, resource,
     respond_file,
 };
+use crate::audit::Audit;
 use crate::auth::{Caller, Policy};
 use crate::domain::{ReportId, Status};
 use crate::error::{GatewayError, UpstreamError};
@@ -44,6 +45,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         (status = 502, body = ErrorBody), (status = 503, body = ErrorBody), (status = 504, body = ErrorBody),
     )
 )]
+#[allow(clippy::too_many_arguments)] // extractors: what the handler needs, injected by actix
 pub async fn get_report(
     req: HttpRequest,
     id: web::Path<String>,
@@ -51,6 +53,8 @@ pub async fn get_report(
     policy: web::Data<Policy>,
     caller: web::ReqData<Arc<Caller>>,
     upstream: web::Data<IdentityNow>,
+    limiter: web::Data<TeamLimiter>,
+    metrics: web::Data<Metrics>,
 ) -> Result<HttpResponse, GatewayError> {
     let upstream_id = resolve_id(&state, &policy, &caller, &id).await?;
     let q = web::Query::<StatusQuery>::from_query(req.query_string())
@@ -80,12 +84,8 @@ pub async fn get_report(
     let who = long_poll::Poller {
         team: &caller.team,
         policy: policy.for_team(&caller.team),
-        limiter: req
-            .app_data::<web::Data<TeamLimiter>>()
-            .expect("limiter configured"),
-        metrics: req
-            .app_data::<web::Data<Metrics>>()
-            .expect("metrics configured"),
+        limiter: &limiter,
+        metrics: &metrics,
     };
     // A raw id is checked against the team's policy before anything is held for it.
     check_raw(&state, &upstream, FAMILY, &policy, &caller, &upstream_id).await?;
@@ -149,6 +149,7 @@ pub async fn download_report(
     policy: web::Data<Policy>,
     caller: web::ReqData<Arc<Caller>>,
     upstream: web::Data<IdentityNow>,
+    audit: web::Data<Audit>,
 ) -> Result<HttpResponse, GatewayError> {
     let id = resolve_id(&state, &policy, &caller, &id).await?;
     let q = web::Query::<FileQuery>::from_query(req.query_string())
@@ -164,10 +165,7 @@ pub async fn download_report(
         }
     };
     // Upstream records the download too (when it is not served from the cache).
-    let auditable = req
-        .app_data::<web::Data<crate::audit::Audit>>()
-        .is_some_and(|a| a.upstream_auditable());
-    let query: Vec<(&str, String)> = if auditable {
+    let query: Vec<(&str, String)> = if audit.upstream_auditable() {
         vec![("auditable", "true".into())]
     } else {
         vec![]

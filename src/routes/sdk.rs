@@ -8,22 +8,24 @@ use super::{
     cached_result, check_cancel, check_raw, check_raw_read, fetch_file, read_run_request,
     resolve_id, resource, respond_file,
 };
+use crate::audit::Audit;
 use crate::auth::{Caller, Policy};
 use crate::domain::ReportId;
 use crate::error::{GatewayError, SdkError, UpstreamError};
+use crate::http::layer::{self, Layer};
 use crate::state::AppState;
 use crate::upstream::{client::parse, IdentityNow, PathFamily};
 use crate::wire::models::TaskResultDetails;
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::{Method, StatusCode};
-use actix_web::middleware::{from_fn, Next};
+use actix_web::middleware::Next;
 use actix_web::{web, HttpMessage, HttpRequest, HttpResponse, ResponseError};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use std::sync::Arc;
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
+pub fn configure(cfg: &mut web::ServiceConfig, policy: &Arc<Policy>) {
     for (prefix, family) in [
         ("/v3/reports", PathFamily::V3),
         ("/reports/v1", PathFamily::V1),
@@ -36,7 +38,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         cfg.service(
             web::scope(prefix)
                 .app_data(web::Data::new(family))
-                .wrap(from_fn(sdk_paths_allowed))
+                .wrap(layer::wrap(SdkPathsAllowed(policy.clone())))
                 .service(resource("/run", "POST").route(web::post().to(run)))
                 .service(resource("/{id}/result", "GET").route(web::get().to(result)))
                 .service(resource("/{id}/cancel", "POST").route(web::post().to(cancel)))
@@ -45,19 +47,32 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     }
 }
 
+/// The `sdk_paths` check on the SDK scopes, built with the teams' policies.
+struct SdkPathsAllowed(Arc<Policy>);
+
+impl Layer for SdkPathsAllowed {
+    fn call<B: MessageBody + 'static>(
+        &self,
+        req: ServiceRequest,
+        next: Next<B>,
+    ) -> impl std::future::Future<Output = Result<ServiceResponse<BoxBody>, actix_web::Error>> {
+        sdk_paths_allowed(&self.0, req, next)
+    }
+}
+
 /// Refuses the SDK paths to a team whose policy has `sdk_paths: false`, in the upstream's
 /// 403 shape. Runs after authentication (the caller is known).
 async fn sdk_paths_allowed(
+    policy: &Policy,
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
     let refused = {
         let caller = req.extensions().get::<Arc<Caller>>().cloned();
-        let policy = req.app_data::<web::Data<Policy>>();
-        match (caller, policy) {
-            (Some(caller), Some(policy)) => policy.for_team(&caller.team).check_sdk_paths().err(),
+        match caller {
+            Some(caller) => policy.for_team(&caller.team).check_sdk_paths().err(),
             // Unreachable behind the auth middleware; refuse rather than serve if it happens.
-            _ => Some("no authenticated caller".to_owned()),
+            None => Some("no authenticated caller".to_owned()),
         }
     };
     match refused {
@@ -150,6 +165,7 @@ struct FileQuery {
     auditable: Option<bool>,
 }
 
+#[allow(clippy::too_many_arguments)] // extractors: what the handler needs, injected by actix
 async fn file(
     req: HttpRequest,
     id: web::Path<String>,
@@ -158,6 +174,7 @@ async fn file(
     policy: web::Data<Policy>,
     caller: web::ReqData<Arc<Caller>>,
     upstream: web::Data<IdentityNow>,
+    audit: web::Data<Audit>,
 ) -> Result<HttpResponse, SdkError> {
     let id = resolve_id(&state, &policy, &caller, &id).await?;
     let q = web::Query::<FileQuery>::from_query(req.query_string())
@@ -179,10 +196,7 @@ async fn file(
     }
     // With audit.upstream_auditable on, IdentityNow records every download it serves,
     // whatever the caller asked; else the caller's own choice is passed on.
-    let audited = req
-        .app_data::<web::Data<crate::audit::Audit>>()
-        .is_some_and(|a| a.upstream_auditable());
-    match (audited, q.auditable) {
+    match (audit.upstream_auditable(), q.auditable) {
         (true, _) => extra.push(("auditable", "true".into())),
         (false, Some(a)) => extra.push(("auditable", a.to_string())),
         (false, None) => {}

@@ -3,6 +3,7 @@
 use super::FAMILY;
 use crate::auth::{Caller, Policy};
 use crate::cache::{IdempotentRun, LatestRun, StartedRun};
+use crate::callbacks::Callbacks;
 use crate::domain::ReportId;
 use crate::error::{GatewayError, UpstreamError};
 use crate::routes::{private, read_run_request, reuse};
@@ -60,6 +61,7 @@ pub struct RunReportRequest {
         (status = 504, description = "IdentityNow timed out", body = ErrorBody),
     )
 )]
+#[allow(clippy::too_many_arguments)] // extractors: what the handler needs, injected by actix
 pub async fn run_report(
     req: HttpRequest,
     payload: web::Payload,
@@ -68,6 +70,7 @@ pub async fn run_report(
     caller: web::ReqData<Arc<Caller>>,
     upstream: web::Data<IdentityNow>,
     metrics: web::Data<crate::metrics::Metrics>,
+    callbacks: web::Data<Callbacks>,
 ) -> Result<HttpResponse, GatewayError> {
     let (details, options) =
         read_run_request(&req, payload, &state, &policy, &caller, "type").await?;
@@ -179,9 +182,6 @@ pub async fn run_report(
         };
         metrics.report_runs.with_label_values(&[answer]).inc();
         if let Some(cb) = callback {
-            let callbacks = req
-                .app_data::<web::Data<crate::callbacks::Callbacks>>()
-                .ok_or_else(|| GatewayError::internal("no callbacks"))?;
             callbacks.clone().into_inner().watch(
                 crate::callbacks::Registration {
                     report_id: report.id.clone(),
