@@ -1,7 +1,6 @@
 //! Prometheus metrics on the gateway's own registry, served by the admin listener.
 //! Labels are bounded: route patterns (never raw paths), operations, status codes from a
 //! fixed set, and teams limited to the configured ones plus `other`.
-use actix_web::HttpMessage;
 use prometheus::{
     Encoder, Gauge, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
     IntGaugeVec, Opts, Registry, TextEncoder,
@@ -473,13 +472,8 @@ async fn middleware(
     let method = method.as_str();
     let started = std::time::Instant::now();
     let res = next.call(req).await?.map_into_boxed_body();
-    // The route middleware (inside this one) decided the route; read it off the request.
-    let route = res
-        .request()
-        .extensions()
-        .get::<crate::http::Route>()
-        .copied()
-        .unwrap_or(crate::http::Route::UNMATCHED);
+    // The outermost middleware decided the route into the request's context.
+    let route = crate::http::Route::of(res.request());
     let kind = latency_kind(route.action, res.request().query_string());
     let route = route.pattern;
     let class = match res.status().as_u16() {

@@ -1,16 +1,8 @@
-//! Request ids and W3C trace context: accept a well-formed incoming `X-Request-Id` (else make
-//! one) and return it on every response; accept an incoming `traceparent` (else start a
-//! trace) so that upstream calls continue the caller's trace.
-use actix_web::body::MessageBody;
-use actix_web::dev::{ServiceRequest, ServiceResponse};
-use actix_web::http::header::{HeaderName, HeaderValue};
-use actix_web::middleware::Next;
-use actix_web::HttpMessage;
+//! Request ids and W3C trace context, the formats (the request's context, which holds them,
+//! is made by `http::context`).
+use actix_web::http::header::HeaderName;
 
 pub const HEADER: HeaderName = HeaderName::from_static("x-request-id");
-
-#[derive(Clone, Debug)]
-pub struct RequestId(pub String);
 
 /// The W3C trace this request belongs to.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -45,7 +37,8 @@ impl TraceContext {
         }
     }
 
-    fn start() -> Self {
+    /// A new trace, for a request that came without one.
+    pub fn start() -> Self {
         Self {
             trace_id: hex128(rand::random::<u128>().max(1)),
             flags: "01".into(),
@@ -65,24 +58,20 @@ impl TraceContext {
 
 tokio::task_local! {
     static CURRENT: String;
-    static TRACE: TraceContext;
 }
 
-/// The trace of the request being handled, if any.
-pub fn trace() -> Option<TraceContext> {
-    TRACE.try_with(Clone::clone).ok()
+/// Runs `fut` (the rest of a request) with its id readable by [`current`].
+pub async fn scope<F: std::future::Future>(id: String, fut: F) -> F::Output {
+    CURRENT.scope(id, fut).await
 }
 
-/// The id of the request being handled, for error bodies built deep inside handlers.
+/// The id of the request being handled, for error bodies; empty outside a request.
+///
+/// The one task-local left of the request's context: actix renders an error through
+/// `ResponseError::error_response(&self)`, which is given no request, and every error body
+/// carries the request id. Everything else reads the context explicitly.
 pub fn current() -> String {
     CURRENT.try_with(Clone::clone).unwrap_or_default()
-}
-
-fn well_formed(raw: &str) -> bool {
-    (1..=128).contains(&raw.len())
-        && raw
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':'))
 }
 
 pub fn generate() -> String {
@@ -93,34 +82,6 @@ pub fn generate() -> String {
 /// (two of these per request showed in profiles).
 fn hex128(v: u128) -> String {
     crate::hex::encode(&v.to_be_bytes())
-}
-
-pub async fn middleware(
-    req: ServiceRequest,
-    next: Next<impl MessageBody>,
-) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
-    let id = req
-        .headers()
-        .get(&HEADER)
-        .and_then(|v| v.to_str().ok())
-        .filter(|v| well_formed(v))
-        .map(str::to_owned)
-        .unwrap_or_else(generate);
-    let trace = req
-        .headers()
-        .get("traceparent")
-        .and_then(|v| v.to_str().ok())
-        .and_then(TraceContext::parse)
-        .unwrap_or_else(TraceContext::start);
-    req.extensions_mut().insert(RequestId(id.clone()));
-    req.extensions_mut().insert(trace.clone());
-    let mut res = CURRENT
-        .scope(id.clone(), TRACE.scope(trace, next.call(req)))
-        .await?;
-    if let Ok(v) = HeaderValue::from_str(&id) {
-        res.headers_mut().insert(HEADER, v);
-    }
-    Ok(res)
 }
 
 #[cfg(test)]
@@ -152,13 +113,5 @@ mod tests {
         for v in [0, 1, 0xabc, u128::MAX, 1 << 127] {
             assert_eq!(super::hex128(v), format!("{v:032x}"));
         }
-    }
-
-    #[test]
-    fn only_sane_incoming_ids_are_kept() {
-        assert!(super::well_formed("abc-123_x.y:z"));
-        assert!(!super::well_formed(""));
-        assert!(!super::well_formed("a b"));
-        assert!(!super::well_formed(&"a".repeat(129)));
     }
 }

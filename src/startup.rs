@@ -6,10 +6,10 @@ use crate::cache::ReportCache;
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::http::layer;
+use crate::http::RequestContext;
 use crate::limits::anonymous::AnonymousLimit;
 use crate::limits::{self, TeamLimit, TeamLimiter};
 use crate::metrics::{HttpMetrics, Metrics};
-use crate::request_id::{self, RequestId};
 use crate::routes;
 use crate::shared::SharedStore;
 use crate::state::{AppState, Lifecycle, Observed};
@@ -17,7 +17,7 @@ use crate::upstream::Upstream;
 use actix_web::body::MessageBody;
 use actix_web::dev::{Server, ServerHandle, ServiceRequest, ServiceResponse};
 use actix_web::middleware::from_fn;
-use actix_web::{web, App, HttpMessage, HttpServer};
+use actix_web::{web, App, HttpServer};
 use std::net::TcpListener;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -39,20 +39,13 @@ pub struct GatewaySpan;
 
 impl RootSpanBuilder for GatewaySpan {
     fn on_request_start(request: &ServiceRequest) -> Span {
-        let id = request
-            .extensions()
-            .get::<RequestId>()
-            .map(|r| r.0.clone())
-            .unwrap_or_default();
-        let trace_id = request
-            .extensions()
-            .get::<request_id::TraceContext>()
-            .map(|t| t.trace_id.clone())
-            .unwrap_or_default();
+        let ctx = RequestContext::of(request);
+        let id = &ctx.request_id;
+        let trace_id = ctx.trace.as_ref().map_or("", |t| t.trace_id.as_str());
         // Built here rather than with tracing-actix-web's `root_span!`: that macro calls
         // `match_pattern()`, which runs actix-router's regexes a second time on every request
         // (about 10 % of the CPU of a cached read). The route middleware, inside this span,
-        // records the route it decided.
+        // records the route decided into the request's context.
         let method = request.method();
         tracing::info_span!(
             "HTTP request",
@@ -83,12 +76,7 @@ impl RootSpanBuilder for GatewaySpan {
         if let Ok(res) = outcome {
             if res.status().is_server_error() {
                 if let Some(e) = res.response().error() {
-                    let request_id = res
-                        .request()
-                        .extensions()
-                        .get::<RequestId>()
-                        .map(|r| r.0.clone())
-                        .unwrap_or_default();
+                    let request_id = RequestContext::of(res.request()).request_id.clone();
                     tracing::error!(parent: &span, %request_id, status = res.status().as_u16(), error = %e, "request failed");
                 }
             }
@@ -231,8 +219,9 @@ impl Application {
                     .app_data(metrics.clone())
                     .app_data(web::Data::new(upstream.client()))
                     // Each middleware is built here with what it needs. The last `wrap` is the
-                    // outermost: a request passes request_id, the root span, metrics, the route
-                    // decision, the per-address guard, audit, auth, then the team limit.
+                    // outermost: a request passes the request context (id, trace, route), the
+                    // root span, metrics, the route check, the per-address guard, audit, auth,
+                    // then the team limit.
                     .wrap(layer::wrap(TeamLimit::new(
                         limiter.clone().into_inner(),
                         policy.clone().into_inner(),
@@ -253,12 +242,12 @@ impl Application {
                     .wrap(from_fn(crate::http::route::middleware))
                     .wrap(layer::wrap(HttpMetrics(m)))
                     .wrap(TracingLogger::<GatewaySpan>::new())
-                    .wrap(from_fn(request_id::middleware))
+                    .wrap(from_fn(crate::http::context::middleware))
                     .configure(|cfg| routes::configure(cfg, &policy.clone().into_inner()))
                     .default_service(web::to(routes::not_found))
             })
-            // Each connection's socket is watched while its request waits (limits::peer).
-            .on_connect(limits::peer::on_connect)
+            // Each connection's socket is watched while its request waits (http::peer).
+            .on_connect(crate::http::peer::on_connect)
         };
         // Signals are handled in `run_until_stopped`, for the drain delay.
         let mut api = api

@@ -7,6 +7,7 @@ use crate::cache::{CachedResult, ReportCache};
 use crate::clock::Clock;
 use crate::domain::ReportId;
 use crate::error::UpstreamError;
+use crate::http::RequestContext;
 use crate::limits::{TeamLimiter, UpstreamBudget};
 use crate::metrics::Metrics;
 use crate::shared::SharedStore;
@@ -141,6 +142,7 @@ impl Observed {
 /// A report's result, from the cache or (once, however many callers ask at the same time)
 /// from upstream.
 pub async fn cached_result(
+    ctx: &RequestContext,
     state: &AppState,
     upstream: &IdentityNow,
     family: PathFamily,
@@ -149,8 +151,8 @@ pub async fn cached_result(
 ) -> Result<Arc<CachedResult>, UpstreamError> {
     state
         .cache
-        .result(id.as_str(), completed, || async {
-            let (body, results) = upstream.result(family, id, completed).await?;
+        .result(ctx, id.as_str(), completed, || async {
+            let (body, results) = upstream.result(ctx, family, id, completed).await?;
             Ok(CachedResult::new(body, results))
         })
         .await

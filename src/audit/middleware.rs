@@ -7,14 +7,13 @@ use super::{AuditSettings, Mode};
 use crate::auth::{Authenticator, Caller};
 use crate::error::GatewayError;
 use crate::http::layer::Layer;
+use crate::http::RequestContext;
 use crate::metrics::Metrics;
 use actix_web::body::{BodySize, BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::middleware::Next;
 use actix_web::{HttpMessage, ResponseError};
 use bytes::Bytes;
-use serde_json::Value;
-use std::cell::RefCell;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -72,32 +71,6 @@ impl Audit {
     }
 }
 
-/// What handlers and the upstream client add to the current request's event.
-#[derive(Debug, Clone, Default)]
-pub struct AuditNote {
-    pub report_id: Option<String>,
-    pub upstream_id: Option<String>,
-    pub report_type: Option<String>,
-    pub arguments: Option<Value>,
-    pub upstream_status: Option<u16>,
-    pub tracking_id: Option<String>,
-    /// A run answered by reuse (`maxAge`): the original report's id (as its owner holds it).
-    pub reused_from: Option<String>,
-    /// The caller asked for something that is not theirs (answered like a missing report).
-    pub denied: bool,
-    /// Why the request was refused, when a code says more than the status.
-    pub reason: Option<&'static str>,
-}
-
-tokio::task_local! {
-    static NOTE: RefCell<AuditNote>;
-}
-
-/// Adds to the current request's audit event (a no-op outside a request).
-pub fn note(f: impl FnOnce(&mut AuditNote)) {
-    let _ = NOTE.try_with(|n| f(&mut n.borrow_mut()));
-}
-
 fn outcome(status: u16, denied: bool) -> &'static str {
     match status {
         401 => "unauthenticated",
@@ -144,7 +117,8 @@ async fn middleware(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
-    let route = crate::http::Route::of(&req);
+    let ctx = RequestContext::of(&req);
+    let route = ctx.route;
     if route.is_open() {
         return next
             .call(req)
@@ -157,7 +131,7 @@ async fn middleware(
     let mode = audit.mode(action);
     let base = Event {
         time: event::now(),
-        request_id: crate::request_id::current(),
+        request_id: ctx.request_id.clone(),
         client_addr: req.peer_addr().map(|a| event::address(a.ip())),
         user_agent: req
             .headers()
@@ -213,13 +187,8 @@ async fn middleware(
         }
         return Ok(req.into_response(audit_unavailable()));
     }
-    let (res, note) = NOTE
-        .scope(RefCell::new(AuditNote::default()), async {
-            let res = next.call(req).await;
-            (res, NOTE.with(|n| std::mem::take(&mut *n.borrow_mut())))
-        })
-        .await;
-    let res = res?.map_into_boxed_body();
+    let res = next.call(req).await?.map_into_boxed_body();
+    let note = ctx.take_note();
     let caller = res.request().extensions().get::<Arc<Caller>>().cloned();
     let status = res.status().as_u16();
     if status == 401 && caller.is_none() {

@@ -11,6 +11,6 @@ mod sink;
 pub mod verify;
 
 pub use event::{now, Event};
-pub use middleware::{note, Audit, AuditLayer, AuditNote};
+pub use middleware::{Audit, AuditLayer};
 pub use settings::{AuditSettings, Mode, Modes};
 pub use sink::{Sink, SinkStats};

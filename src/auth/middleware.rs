@@ -2,6 +2,7 @@
 //! or a uniform 401. The reason goes to the debug log only.
 use super::{Authenticator, Caller};
 use crate::http::layer::Layer;
+use crate::http::RequestContext;
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header;
@@ -83,7 +84,7 @@ pub fn bearer(req: &ServiceRequest) -> Result<&str, &'static str> {
     Ok(token)
 }
 
-fn unauthenticated(sdk: bool) -> HttpResponse {
+fn unauthenticated(sdk: bool, request_id: &str) -> HttpResponse {
     let mut resp = HttpResponse::Unauthorized();
     resp.insert_header((header::WWW_AUTHENTICATE, "Bearer error=\"invalid_token\""));
     if sdk {
@@ -93,7 +94,7 @@ fn unauthenticated(sdk: bool) -> HttpResponse {
         resp.json(json!({
             "error": "invalid_token",
             "message": "a valid bearer token is required",
-            "requestId": crate::request_id::current(),
+            "requestId": request_id,
         }))
     }
 }
@@ -128,7 +129,8 @@ async fn middleware(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
-    let route = crate::http::Route::of(&req);
+    let ctx = RequestContext::of(&req);
+    let route = ctx.route;
     // The token endpoint hands tokens out: it is called without one (and audited).
     if route.is_open() || route.api == crate::http::Api::OAuth {
         return next
@@ -151,7 +153,7 @@ async fn middleware(
         Err((refusal, reason)) => {
             tracing::debug!(%reason, "caller token refused");
             req.extensions_mut().insert(refusal);
-            return Ok(req.into_response(unauthenticated(sdk)));
+            return Ok(req.into_response(unauthenticated(sdk, &ctx.request_id)));
         }
     };
     let span = tracing::Span::current();

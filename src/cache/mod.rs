@@ -19,6 +19,7 @@ pub use settings::CacheSettings;
 
 use crate::domain::Status;
 use crate::error::UpstreamError;
+use crate::http::RequestContext;
 use crate::shared::SharedStore;
 use crate::wire::models::ReportResults;
 use bytes::Bytes;
@@ -195,6 +196,7 @@ impl ReportCache {
     #[tracing::instrument(name = "Looking up a report result in the cache", skip_all)]
     pub async fn result<F, Fut>(
         &self,
+        ctx: &RequestContext,
         id: &str,
         completed: Option<bool>,
         fetch: F,
@@ -212,7 +214,7 @@ impl ReportCache {
         // Boxed: inline, the miss path's state (moka's single-flight around the whole
         // upstream call) made every status read's future tens of KB, copied as it was moved
         // and boxed by actix (the largest memcpy in profiles of cached reads).
-        Box::pin(self.result_miss(key, id, completed, fetch())).await
+        Box::pin(self.result_miss(ctx, key, id, completed, fetch())).await
     }
 
     /// Whether a read of this result would be answered from this replica's cache right now.
@@ -222,6 +224,7 @@ impl ReportCache {
 
     async fn result_miss<Fut>(
         &self,
+        ctx: &RequestContext,
         key: (String, Option<bool>),
         id: &str,
         completed: Option<bool>,
@@ -250,7 +253,7 @@ impl ReportCache {
                 Ok(Arc::new(fresh))
             })
             .await
-            .map_err(|e| for_this_caller(&e))
+            .map_err(|e| for_this_caller(&e, ctx))
     }
 
     /// The result of `id` as cached for a read without `completed`, if any (no upstream call).
@@ -280,6 +283,7 @@ impl ReportCache {
     #[tracing::instrument(name = "Looking up a report file in the cache", skip_all)]
     pub async fn file<F>(
         &self,
+        ctx: &RequestContext,
         id: &str,
         format: &str,
         fetch: F,
@@ -307,7 +311,7 @@ impl ReportCache {
                     self.large_files.insert(key, ()).await;
                     Err(FileMiss::TooLarge)
                 }
-                FileMiss::Upstream(u) => Err(FileMiss::Upstream(for_this_caller(u))),
+                FileMiss::Upstream(u) => Err(FileMiss::Upstream(for_this_caller(u, ctx))),
             },
         }
     }
@@ -389,9 +393,9 @@ impl ReportCache {
 /// A waiter's copy of a failed single-flight's error. When the caller who made the call left
 /// before it was sent, the others (still here) are asked to come back in a second rather
 /// than told that they left.
-fn for_this_caller(e: &UpstreamError) -> UpstreamError {
+fn for_this_caller(e: &UpstreamError, ctx: &RequestContext) -> UpstreamError {
     match e {
-        UpstreamError::Abandoned if !crate::limits::caller_gone() => UpstreamError::Throttled {
+        UpstreamError::Abandoned if !ctx.caller_gone() => UpstreamError::Throttled {
             retry_after: std::time::Duration::from_secs(1),
         },
         e => e.clone(),

@@ -9,6 +9,7 @@ pub mod target;
 
 use crate::audit::{Audit, Event};
 use crate::domain::ReportId;
+use crate::http::RequestContext;
 use crate::shared::SharedStore;
 use crate::state::AppState;
 use crate::upstream::{IdentityNow, PathFamily};
@@ -95,9 +96,12 @@ impl Callbacks {
         upstream: web::Data<IdentityNow>,
     ) {
         let until = Instant::now() + self.settings.max_watch;
+        // No request waits for this: the upstream client applies its own wait bound.
+        let ctx = RequestContext::internal();
         let cached = loop {
             // Transient upstream errors are not the caller's news: keep watching.
             if let Ok(r) = crate::state::cached_result(
+                &ctx,
                 &state,
                 &upstream,
                 PathFamily::V3,

@@ -1,5 +1,9 @@
 //! Request-level primitives below every middleware and handler: what the router decided about
-//! a request, its per-request context, and header formats.
+//! a request, its per-request context, the caller's connection, and middleware built with its
+//! dependencies.
+pub mod context;
 pub mod layer;
+pub mod peer;
 pub mod route;
+pub use context::{AuditNote, Ctx, RequestContext, Wait};
 pub use route::{Api, Route};

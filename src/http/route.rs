@@ -1,17 +1,19 @@
-//! What a request is, decided once, before any other middleware looks at it: the route
-//! pattern the router will match (a bounded metric label), the API family and the audit
-//! action. Every middleware reads this one decision from the request's extensions.
+//! What a request is, decided once by the outermost middleware (into the request's context,
+//! `http::context`) before any other middleware looks at it: the route pattern the router
+//! will match (a bounded metric label), the API family and the audit action.
 //!
 //! The decision is made on the raw path, and actix routes on the percent-decoded one; the two
 //! would disagree on `/v1/report%73`. No route needs an escape (ids are hex or UUIDs), so a
 //! path holding `%` is refused with 400 here, and the raw and decoded paths are then the same
 //! string. A unit test checks the decision against actix's own pattern matching.
+use super::context::RequestContext;
 use crate::error::GatewayError;
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::Method;
 use actix_web::middleware::Next;
 use actix_web::{HttpMessage, ResponseError};
+use std::rc::Rc;
 
 /// The API family a path belongs to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -112,12 +114,11 @@ impl Route {
         matches!(self.pattern, "/healthz" | "/readyz" | "/openapi.json")
     }
 
-    /// The decision the route middleware stored for this request.
-    pub fn of(req: &ServiceRequest) -> Route {
+    /// The decision the outermost middleware stored in this request's context.
+    pub fn of(req: &impl HttpMessage) -> Route {
         req.extensions()
-            .get::<Route>()
-            .copied()
-            .unwrap_or(Route::UNMATCHED)
+            .get::<Rc<RequestContext>>()
+            .map_or(Route::UNMATCHED, |c| c.route)
     }
 
     /// Decides what a request is from its method and (escape-free) path, exactly as the
@@ -226,28 +227,26 @@ fn family(path: &str) -> Option<(Api, &str)> {
     })
 }
 
-/// Decides the route once and stores it for every later middleware and for the metrics
-/// middleware (which reads it from the finished response). Refuses escaped paths.
+/// Refuses escaped paths (their route is `unmatched`), and names the root span after the
+/// route the outermost middleware decided (`http::context`).
 pub async fn middleware(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
     if req.path().contains('%') {
-        req.extensions_mut().insert(Route::UNMATCHED);
         let err = GatewayError::bad_request(
             "invalid_path",
             "percent-escapes are not accepted in paths (no route needs one)",
         );
         return Ok(req.into_response(err.error_response()));
     }
-    let route = Route::decide(req.method(), req.path());
+    let route = Route::of(&req);
     let span = tracing::Span::current();
     span.record("http.route", route.pattern);
     span.record(
         "otel.name",
         tracing::field::display(format_args!("{} {}", req.method(), route.pattern)),
     );
-    req.extensions_mut().insert(route);
     next.call(req)
         .await
         .map(ServiceResponse::map_into_boxed_body)

@@ -5,13 +5,13 @@
 //! With Redis the team's GCRA lives there (`shared::scripts::TEAM_LIMIT`), so the limit holds
 //! across replicas; while Redis is down each replica applies its `fallback_share` of it.
 use super::gcra::Gcra;
-use super::peer::Peer;
-use super::{RequestContext, CONTEXT};
 use crate::auth::settings::TeamPolicy;
 use crate::auth::{Caller, Policy};
 use crate::domain::retry_after::header_secs;
 use crate::error::GatewayError;
 use crate::http::layer::Layer;
+use crate::http::peer::{self, Peer};
+use crate::http::{RequestContext, Wait};
 use crate::metrics::Metrics;
 use crate::shared::{scripts, SharedStore};
 use actix_web::body::{BoxBody, MessageBody};
@@ -345,7 +345,7 @@ async fn middleware(
         let held = actix_rt::time::sleep(wait).instrument(span);
         tokio::select! {
             _ = held => {}
-            _ = super::peer::gone(peer.as_ref()) => {
+            _ = peer::gone(peer.as_ref()) => {
                 // The caller hung up while held: it leaves the queue and goes nowhere.
                 tracing::debug!(team = %caller.team, "caller left while held by the team limit");
                 let m = &deps.metrics;
@@ -357,17 +357,14 @@ async fn middleware(
             }
         }
     }
-    let ctx = RequestContext {
+    RequestContext::of(&req).set_wait(Wait {
         team: caller.team.clone(),
         weight: team_policy.weight,
         deadline: arrival + limiter.max_wait(team_policy),
         bound: limiter.max_wait(team_policy),
         peer,
-    };
-    let mut res = CONTEXT
-        .scope(ctx, next.call(req))
-        .await?
-        .map_into_boxed_body();
+    });
+    let mut res = next.call(req).await?.map_into_boxed_body();
     headers(&mut res);
     Ok(res)
 }

@@ -2,10 +2,10 @@
 //! the upstream id, the team's `raw_ids` check, cancel rights, and a cancel that withdraws
 //! only this owner's claim on a task several owners hold.
 use super::cached_result;
-use crate::audit;
 use crate::auth::{Caller, Opened, Policy};
 use crate::domain::ReportId;
 use crate::error::GatewayError;
+use crate::http::RequestContext;
 use crate::state::AppState;
 use crate::upstream::{IdentityNow, PathFamily};
 
@@ -31,6 +31,7 @@ impl std::ops::Deref for Resolved {
 /// is sealed for someone else or raw: `raw_ids` opens reports the gateway did not start
 /// (and the team's own), never one the gateway handed to another owner.
 pub(crate) async fn resolve_id(
+    ctx: &RequestContext,
     state: &AppState,
     policy: &Policy,
     caller: &Caller,
@@ -38,7 +39,7 @@ pub(crate) async fn resolve_id(
 ) -> Result<Resolved, GatewayError> {
     let presented =
         ReportId::parse(raw).map_err(|m| GatewayError::bad_request("invalid_report_id", m))?;
-    audit::note(|n| n.report_id = Some(presented.to_string()));
+    ctx.note(|n| n.report_id = Some(presented.to_string()));
     let owner = policy.owner(caller);
     let found = |id, raw, reused| Some(Resolved { id, raw, reused });
     let resolved = match state.ids.open(owner, &presented) {
@@ -56,10 +57,10 @@ pub(crate) async fn resolve_id(
         Opened::Raw(_) | Opened::Foreign => None,
     };
     let Some(resolved) = resolved else {
-        audit::note(|n| n.denied = true);
+        ctx.note(|n| n.denied = true);
         return Err(GatewayError::report_not_found());
     };
-    audit::note(|n| n.upstream_id = Some(resolved.id.to_string()));
+    ctx.note(|n| n.upstream_id = Some(resolved.id.to_string()));
     Ok(resolved)
 }
 
@@ -67,6 +68,7 @@ pub(crate) async fn resolve_id(
 /// the upstream result. The result carries no arguments, so an ACCOUNTS report is readable
 /// raw only by a team allowed every source. A refusal answers like a missing report.
 pub(crate) fn check_raw_read(
+    ctx: &RequestContext,
     policy: &Policy,
     caller: &Caller,
     id: &Resolved,
@@ -82,7 +84,7 @@ pub(crate) fn check_raw_read(
         Ok(()) => Ok(()),
         Err(why) => {
             tracing::debug!(reason = %why, "raw id refused by policy");
-            audit::note(|n| n.denied = true);
+            ctx.note(|n| n.denied = true);
             Err(GatewayError::report_not_found())
         }
     }
@@ -91,6 +93,7 @@ pub(crate) fn check_raw_read(
 /// For a raw id, reads the result (through the cache) to apply [`check_raw_read`]; a team
 /// that may run every type of every source needs no read.
 pub(crate) async fn check_raw(
+    ctx: &RequestContext,
     state: &AppState,
     upstream: &IdentityNow,
     family: PathFamily,
@@ -101,8 +104,8 @@ pub(crate) async fn check_raw(
     if !id.raw || policy.for_team(&caller.team).reads_everything() {
         return Ok(());
     }
-    let cached = cached_result(state, upstream, family, id, None).await?;
-    check_raw_read(policy, caller, id, &cached.results)
+    let cached = cached_result(ctx, state, upstream, family, id, None).await?;
+    check_raw_read(ctx, policy, caller, id, &cached.results)
 }
 
 /// Whether the caller may cancel this report: the team's `cancel`; a reused report
@@ -136,6 +139,7 @@ pub(crate) fn check_cancel(
 /// owners: a cancel then only withdraws this owner's claim, and the task is cancelled
 /// upstream only by the last owner holding it.
 pub(crate) async fn cancel_for(
+    ctx: &RequestContext,
     state: &AppState,
     upstream: &IdentityNow,
     family: PathFamily,
@@ -146,6 +150,6 @@ pub(crate) async fn cancel_for(
         tracing::info!("cancel withdrew this owner's claim; another owner still holds the task");
         return Ok(());
     }
-    upstream.cancel(family, id).await?;
+    upstream.cancel(ctx, family, id).await?;
     Ok(())
 }

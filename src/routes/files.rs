@@ -4,6 +4,7 @@ use super::filename;
 use crate::cache::{CachedFile, FileMiss};
 use crate::domain::ReportId;
 use crate::error::UpstreamError;
+use crate::http::RequestContext;
 use crate::state::AppState;
 use crate::upstream::{FileDownload, IdentityNow, PathFamily};
 use actix_web::http::header;
@@ -58,7 +59,9 @@ async fn read_whole(mut d: FileDownload, max: u64) -> Result<CachedFile, FileMis
 
 /// A report file: small files of finished reports come from the cache (concurrent
 /// downloads make one upstream request); larger ones, and `bypass_cache` ones, stream.
+#[allow(clippy::too_many_arguments)] // the request's context, the services, then what to fetch
 pub(crate) async fn fetch_file(
+    ctx: &RequestContext,
     state: &AppState,
     upstream: &IdentityNow,
     family: PathFamily,
@@ -69,7 +72,7 @@ pub(crate) async fn fetch_file(
 ) -> Result<FileSource, UpstreamError> {
     if bypass_cache {
         return upstream
-            .file(family, id, format, query)
+            .file(ctx, family, id, format, query)
             .await
             .map(FileSource::Stream);
     }
@@ -78,8 +81,8 @@ pub(crate) async fn fetch_file(
     let spill: RefCell<Option<FileDownload>> = RefCell::new(None);
     let fetched = state
         .cache
-        .file(id.as_str(), format, async {
-            let d = upstream.file(family, id, format, query).await?;
+        .file(ctx, id.as_str(), format, async {
+            let d = upstream.file(ctx, family, id, format, query).await?;
             match d.content_length {
                 Some(len) if len <= max => read_whole(d, max).await,
                 _ => {
@@ -95,7 +98,7 @@ pub(crate) async fn fetch_file(
         Err(FileMiss::TooLarge) => match spill.into_inner() {
             Some(d) => Ok(FileSource::Stream(d)),
             None => upstream
-                .file(family, id, format, query)
+                .file(ctx, family, id, format, query)
                 .await
                 .map(FileSource::Stream),
         },

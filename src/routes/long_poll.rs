@@ -15,7 +15,9 @@ use crate::auth::settings::TeamPolicy;
 use crate::cache::CachedResult;
 use crate::domain::ReportId;
 use crate::error::UpstreamError;
-use crate::limits::{self, TeamLimiter};
+use crate::http::peer;
+use crate::http::RequestContext;
+use crate::limits::TeamLimiter;
 use crate::metrics::Metrics;
 use crate::state::AppState;
 use crate::upstream::{IdentityNow, PathFamily};
@@ -33,6 +35,7 @@ pub(crate) struct Poller<'a> {
 /// Reads the report, then re-reads it until it ends or `wait` has passed; answers the last
 /// state read. A caller who hangs up meanwhile is let go at once (499, counted).
 pub(crate) async fn hold(
+    ctx: &RequestContext,
     state: &AppState,
     upstream: &IdentityNow,
     family: PathFamily,
@@ -41,9 +44,10 @@ pub(crate) async fn hold(
     who: Poller<'_>,
 ) -> Result<Arc<CachedResult>, UpstreamError> {
     let until = Instant::now() + wait;
-    let peer = limits::current().and_then(|c| c.peer);
-    let mut last =
-        limits::with_fresh_deadline(cached_result(state, upstream, family, id, None)).await?;
+    let peer = ctx.peer();
+    // Each read upstream gets the caller's whole wait bound, counted from when it starts.
+    ctx.restart_wait();
+    let mut last = cached_result(ctx, state, upstream, family, id, None).await?;
     loop {
         let left = until.saturating_duration_since(Instant::now());
         if last.status().is_terminal() || left.is_zero() {
@@ -57,7 +61,7 @@ pub(crate) async fn hold(
             .max(Duration::from_millis(100));
         tokio::select! {
             _ = actix_rt::time::sleep(left.min(pace)) => {}
-            _ = limits::peer::gone(peer.as_ref()) => {
+            _ = peer::gone(peer.as_ref()) => {
                 tracing::debug!(team = %who.team, "caller left during a long-poll");
                 who.metrics
                     .abandoned
@@ -66,7 +70,7 @@ pub(crate) async fn hold(
                 return Err(UpstreamError::Abandoned);
             }
         }
-        if let Some(r) = reread(state, upstream, family, id, &who).await? {
+        if let Some(r) = reread(ctx, state, upstream, family, id, &who).await? {
             last = r;
         }
     }
@@ -75,6 +79,7 @@ pub(crate) async fn hold(
 /// One re-read: from the cache, or upstream if the team's limit has room (then booked
 /// against it); `None` when neither (the long-poll keeps what it last read).
 async fn reread(
+    ctx: &RequestContext,
     state: &AppState,
     upstream: &IdentityNow,
     family: PathFamily,
@@ -86,8 +91,9 @@ async fn reread(
     {
         return Ok(None);
     }
-    let read = state.cache.result(id.as_str(), None, || async {
-        let fetched = upstream.result(family, id, None).await;
+    ctx.restart_wait();
+    let read = state.cache.result(ctx, id.as_str(), None, || async {
+        let fetched = upstream.result(ctx, family, id, None).await;
         // Only a call upstream answered is paid for (and only by the one waiter who made it):
         // not one refused a permit or the caller's, nor one upstream throttled.
         if !matches!(
@@ -99,5 +105,5 @@ async fn reread(
         let (body, results) = fetched?;
         Ok(CachedResult::new(body, results))
     });
-    limits::with_fresh_deadline(read).await.map(Some)
+    read.await.map(Some)
 }

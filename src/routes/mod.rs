@@ -14,9 +14,9 @@ mod sdk;
 
 pub use openapi::ApiDoc;
 
-use crate::audit;
 use crate::auth::{Caller, Policy};
 use crate::error::GatewayError;
+use crate::http::RequestContext;
 pub(crate) use crate::state::cached_result;
 use crate::state::AppState;
 use actix_web::http::header;
@@ -162,7 +162,7 @@ pub(crate) async fn read_run_request(
             )
         },
     )?;
-    audit::note(|n| {
+    RequestContext::of(req).note(|n| {
         n.report_type = Some(t.as_str().into());
         n.arguments = obj.get("arguments").cloned();
     });

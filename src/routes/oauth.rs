@@ -9,6 +9,7 @@ use crate::auth::settings::AuthSettings;
 use crate::auth::Caller;
 use crate::clock::Clock;
 use crate::error::SdkError;
+use crate::http::RequestContext;
 use crate::limits::GrantGuard;
 use crate::state::AppState;
 use actix_web::http::header;
@@ -82,7 +83,7 @@ async fn token(
     req.extensions_mut()
         .insert(Arc::new(Caller::new("", shown.clone(), Some(team.clone()))));
     if !get("grant_type").eq_ignore_ascii_case("client_credentials") {
-        crate::audit::note(|n| n.reason = Some("unsupported_grant_type"));
+        RequestContext::of(&req).note(|n| n.reason = Some("unsupported_grant_type"));
         return no_store(&mut HttpResponse::BadRequest()).json(json!({
             "error": "unsupported_grant_type",
             "error_description": "Unsupported grant type"
@@ -90,7 +91,7 @@ async fn token(
     }
     let addr = req.peer_addr().map(|a| a.ip());
     if let Err(wait) = issuer.guard.check(id, addr) {
-        crate::audit::note(|n| n.reason = Some("too_many_failed_grants"));
+        RequestContext::of(&req).note(|n| n.reason = Some("too_many_failed_grants"));
         tracing::info!(client_id = %shown, "client credentials: too many failures, refused");
         return no_store(&mut HttpResponse::TooManyRequests())
             .insert_header((
@@ -101,7 +102,7 @@ async fn token(
     }
     let Some(team) = issuer.clients.verify(id, secret) else {
         issuer.guard.failed(id, addr);
-        crate::audit::note(|n| n.reason = Some("invalid_client"));
+        RequestContext::of(&req).note(|n| n.reason = Some("invalid_client"));
         tracing::info!(client_id = %shown, "client credentials refused");
         return no_store(&mut HttpResponse::Unauthorized()).json(json!({
             "error": "invalid_client",

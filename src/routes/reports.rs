@@ -9,6 +9,7 @@ use crate::audit::Audit;
 use crate::auth::{Caller, Policy};
 use crate::domain::{ReportId, Status};
 use crate::error::{GatewayError, UpstreamError};
+use crate::http::{Ctx, RequestContext};
 use crate::limits::TeamLimiter;
 use crate::metrics::Metrics;
 use crate::state::AppState;
@@ -56,7 +57,8 @@ pub async fn get_report(
     limiter: web::Data<TeamLimiter>,
     metrics: web::Data<Metrics>,
 ) -> Result<HttpResponse, GatewayError> {
-    let upstream_id = resolve_id(&state, &policy, &caller, &id).await?;
+    let ctx = RequestContext::of(&req);
+    let upstream_id = resolve_id(&ctx, &state, &policy, &caller, &id).await?;
     let q = web::Query::<StatusQuery>::from_query(req.query_string())
         .map_err(|e| GatewayError::bad_request("invalid_query", e.to_string()))?;
     let wait = match q.wait {
@@ -88,8 +90,17 @@ pub async fn get_report(
         metrics: &metrics,
     };
     // A raw id is checked against the team's policy before anything is held for it.
-    check_raw(&state, &upstream, FAMILY, &policy, &caller, &upstream_id).await?;
-    let cached = long_poll::hold(&state, &upstream, FAMILY, &upstream_id, wait, who).await?;
+    check_raw(
+        &ctx,
+        &state,
+        &upstream,
+        FAMILY,
+        &policy,
+        &caller,
+        &upstream_id,
+    )
+    .await?;
+    let cached = long_poll::hold(&ctx, &state, &upstream, FAMILY, &upstream_id, wait, who).await?;
     // The caller's id (owner-bound) is the report's name here, whatever upstream echoes.
     Ok(super::private(
         HttpResponse::Ok().content_type("application/json").body(
@@ -151,7 +162,8 @@ pub async fn download_report(
     upstream: web::Data<IdentityNow>,
     audit: web::Data<Audit>,
 ) -> Result<HttpResponse, GatewayError> {
-    let id = resolve_id(&state, &policy, &caller, &id).await?;
+    let ctx = RequestContext::of(&req);
+    let id = resolve_id(&ctx, &state, &policy, &caller, &id).await?;
     let q = web::Query::<FileQuery>::from_query(req.query_string())
         .map_err(|e| GatewayError::bad_request("invalid_query", e.to_string()))?;
     let format = match q.format.as_deref().map(str::to_ascii_lowercase).as_deref() {
@@ -170,11 +182,12 @@ pub async fn download_report(
     } else {
         vec![]
     };
-    check_raw(&state, &upstream, FAMILY, &policy, &caller, &id).await?;
-    let source = match fetch_file(&state, &upstream, FAMILY, &id, format, &query, false).await {
+    check_raw(&ctx, &state, &upstream, FAMILY, &policy, &caller, &id).await?;
+    let fetched = fetch_file(&ctx, &state, &upstream, FAMILY, &id, format, &query, false).await;
+    let source = match fetched {
         Ok(s) => s,
         Err(UpstreamError::Status { status, .. }) if status == StatusCode::NOT_FOUND => {
-            return Err(explain_missing_file(&state, &upstream, &id, format).await)
+            return Err(explain_missing_file(&ctx, &state, &upstream, &id, format).await)
         }
         Err(e) => return Err(e.into()),
     };
@@ -187,12 +200,13 @@ pub async fn download_report(
 /// Upstream says "file not found" for unknown reports, unfinished ones and missing
 /// formats alike; one more call tells the caller which.
 async fn explain_missing_file(
+    ctx: &RequestContext,
     state: &AppState,
     upstream: &IdentityNow,
     id: &ReportId,
     format: &str,
 ) -> GatewayError {
-    let results = match cached_result(state, upstream, FAMILY, id, None).await {
+    let results = match cached_result(ctx, state, upstream, FAMILY, id, None).await {
         Ok(r) => r.results.clone(),
         Err(e) => return e.into(),
     };
@@ -245,15 +259,16 @@ async fn explain_missing_file(
     )
 )]
 pub async fn cancel_report(
+    ctx: Ctx,
     id: web::Path<String>,
     state: web::Data<AppState>,
     policy: web::Data<Policy>,
     caller: web::ReqData<Arc<Caller>>,
     upstream: web::Data<IdentityNow>,
 ) -> Result<HttpResponse, GatewayError> {
-    let id = resolve_id(&state, &policy, &caller, &id).await?;
+    let id = resolve_id(&ctx, &state, &policy, &caller, &id).await?;
     check_cancel(&policy, &caller, &id)?;
-    check_raw(&state, &upstream, FAMILY, &policy, &caller, &id).await?;
-    super::cancel_for(&state, &upstream, FAMILY, policy.owner(&caller), &id).await?;
+    check_raw(&ctx, &state, &upstream, FAMILY, &policy, &caller, &id).await?;
+    super::cancel_for(&ctx, &state, &upstream, FAMILY, policy.owner(&caller), &id).await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -8,6 +8,7 @@ use crate::auth::{Caller, Policy};
 use crate::cache::{CachedResult, LatestRun};
 use crate::domain::{ReportId, Status};
 use crate::error::{GatewayError, UpstreamError};
+use crate::http::RequestContext;
 use crate::state::AppState;
 use crate::upstream::{IdentityNow, PathFamily};
 use actix_web::http::StatusCode;
@@ -28,6 +29,7 @@ pub(super) struct Found {
 /// own run keeps its id (and its cancel); another owner's is sealed as reused (readable,
 /// not cancellable).
 pub(super) fn handed_over_id(
+    ctx: &RequestContext,
     state: &AppState,
     owner: &str,
     run: &LatestRun,
@@ -39,7 +41,7 @@ pub(super) fn handed_over_id(
         state.ids.seal_reused(owner, upstream_id)
     };
     let original = state.ids.seal(&run.owner, upstream_id);
-    crate::audit::note(|n| {
+    ctx.note(|n| {
         n.upstream_id = Some(upstream_id.to_string());
         n.report_id = Some(id.clone());
         n.reused_from = Some(original);
@@ -94,7 +96,9 @@ pub(super) fn parse_max_age(raw: &Value, max: Duration) -> Result<Duration, Gate
 /// The latest identical run this caller may be handed, if it finished successfully within
 /// `max_age` or is still running. A report upstream no longer knows, or one that failed,
 /// was cancelled or is too old, means a fresh run (`None`).
+#[allow(clippy::too_many_arguments)] // the request's context, the services, then what to find
 pub(super) async fn find(
+    ctx: &RequestContext,
     state: &AppState,
     upstream: &IdentityNow,
     family: PathFamily,
@@ -112,7 +116,7 @@ pub(super) async fn find(
     let Ok(upstream_id) = ReportId::parse(&run.upstream_id) else {
         return Ok(None);
     };
-    let result = match cached_result(state, upstream, family, &upstream_id, None).await {
+    let result = match cached_result(ctx, state, upstream, family, &upstream_id, None).await {
         Ok(r) => r,
         Err(UpstreamError::Status { status, .. }) if status == StatusCode::NOT_FOUND => {
             return Ok(None)

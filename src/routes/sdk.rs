@@ -13,6 +13,7 @@ use crate::auth::{Caller, Policy};
 use crate::domain::ReportId;
 use crate::error::{GatewayError, SdkError, UpstreamError};
 use crate::http::layer::{self, Layer};
+use crate::http::{Ctx, RequestContext};
 use crate::state::AppState;
 use crate::upstream::{client::parse, IdentityNow, PathFamily};
 use crate::wire::models::TaskResultDetails;
@@ -104,11 +105,12 @@ async fn run(
     caller: web::ReqData<Arc<Caller>>,
     upstream: web::Data<IdentityNow>,
 ) -> Result<HttpResponse, SdkError> {
+    let ctx = RequestContext::of(&req);
     let (details, _) =
         read_run_request(&req, payload, &state, &policy, &caller, "reportType").await?;
     let path = format!("{}/run", family.prefix());
     let (_, body) = upstream
-        .raw(Method::POST, &path, Some(details.to_string().into()))
+        .raw(&ctx, Method::POST, &path, Some(details.to_string().into()))
         .await?;
     let task: TaskResultDetails = parse(&body)?;
     let upstream_id = ReportId::parse(&task.id)
@@ -116,7 +118,7 @@ async fn run(
     let owner = policy.owner(&caller);
     let sealed = state.ids.seal(owner, &upstream_id);
     state.holders.hold(owner, upstream_id.as_str()).await;
-    crate::audit::note(|n| {
+    ctx.note(|n| {
         n.upstream_id = Some(upstream_id.to_string());
         n.report_id = Some(sealed.clone());
     });
@@ -148,12 +150,13 @@ async fn result(
     caller: web::ReqData<Arc<Caller>>,
     upstream: web::Data<IdentityNow>,
 ) -> Result<HttpResponse, SdkError> {
+    let ctx = RequestContext::of(&req);
     let presented = id.into_inner();
-    let id = resolve_id(&state, &policy, &caller, &presented).await?;
+    let id = resolve_id(&ctx, &state, &policy, &caller, &presented).await?;
     let q = web::Query::<ResultQuery>::from_query(req.query_string())
         .map_err(|e| GatewayError::bad_request("invalid_query", e.to_string()))?;
-    let cached = cached_result(&state, &upstream, **family, &id, q.completed).await?;
-    check_raw_read(&policy, &caller, &id, &cached.results)?;
+    let cached = cached_result(&ctx, &state, &upstream, **family, &id, q.completed).await?;
+    check_raw_read(&ctx, &policy, &caller, &id, &cached.results)?;
     with_id(&cached.body, &presented)
 }
 
@@ -176,7 +179,8 @@ async fn file(
     upstream: web::Data<IdentityNow>,
     audit: web::Data<Audit>,
 ) -> Result<HttpResponse, SdkError> {
-    let id = resolve_id(&state, &policy, &caller, &id).await?;
+    let ctx = RequestContext::of(&req);
+    let id = resolve_id(&ctx, &state, &policy, &caller, &id).await?;
     let q = web::Query::<FileQuery>::from_query(req.query_string())
         .map_err(|e| GatewayError::bad_request("invalid_query", e.to_string()))?;
     let format = match q.file_format.as_deref() {
@@ -203,8 +207,12 @@ async fn file(
     }
     // A caller asking for an upstream audit event (auditable=true) gets a real upstream download.
     let bypass = q.auditable == Some(true);
-    check_raw(&state, &upstream, **family, &policy, &caller, &id).await?;
-    let source = match fetch_file(&state, &upstream, **family, &id, format, &extra, bypass).await {
+    check_raw(&ctx, &state, &upstream, **family, &policy, &caller, &id).await?;
+    let fetched = fetch_file(
+        &ctx, &state, &upstream, **family, &id, format, &extra, bypass,
+    )
+    .await;
+    let source = match fetched {
         Ok(s) => s,
         // Upstream's 404 goes back as it came; a cached result saying the report finished
         // with this file is dropped (upstream purged it), as on /v1.
@@ -225,6 +233,7 @@ async fn file(
 }
 
 async fn cancel(
+    ctx: Ctx,
     id: web::Path<String>,
     family: web::Data<PathFamily>,
     state: web::Data<AppState>,
@@ -232,9 +241,17 @@ async fn cancel(
     caller: web::ReqData<Arc<Caller>>,
     upstream: web::Data<IdentityNow>,
 ) -> Result<HttpResponse, SdkError> {
-    let id = resolve_id(&state, &policy, &caller, &id).await?;
+    let id = resolve_id(&ctx, &state, &policy, &caller, &id).await?;
     check_cancel(&policy, &caller, &id)?;
-    check_raw(&state, &upstream, **family, &policy, &caller, &id).await?;
-    super::cancel_for(&state, &upstream, **family, policy.owner(&caller), &id).await?;
+    check_raw(&ctx, &state, &upstream, **family, &policy, &caller, &id).await?;
+    super::cancel_for(
+        &ctx,
+        &state,
+        &upstream,
+        **family,
+        policy.owner(&caller),
+        &id,
+    )
+    .await?;
     Ok(HttpResponse::NoContent().finish())
 }

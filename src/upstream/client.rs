@@ -5,7 +5,9 @@ use super::token::TokenProvider;
 use super::PathFamily;
 use crate::domain::ReportId;
 use crate::error::UpstreamError;
-use crate::limits::{self, LimitSettings, RequestContext, UpstreamBudget};
+use crate::http::peer;
+use crate::http::{RequestContext, Wait};
+use crate::limits::{LimitSettings, UpstreamBudget};
 use crate::metrics::{status_label, Metrics};
 use crate::wire::models::{ReportResults, TaskResultDetails};
 use actix_web::http::{header, Method, StatusCode};
@@ -111,6 +113,7 @@ impl IdentityNow {
     #[tracing::instrument(name = "Calling IdentityNow", skip_all, fields(operation = op))]
     async fn send(
         &self,
+        ctx: &RequestContext,
         op: &'static str,
         method: Method,
         path_and_query: &str,
@@ -119,7 +122,7 @@ impl IdentityNow {
     ) -> Result<awc::ClientResponse<impl Stream<Item = Result<Bytes, PayloadError>>>, UpstreamError>
     {
         let url = format!("{}{}", self.base, path_and_query);
-        let ctx = limits::current().unwrap_or_else(|| RequestContext {
+        let wait = ctx.wait().unwrap_or_else(|| Wait {
             team: "internal".into(),
             weight: 1,
             deadline: Instant::now() + self.limits.max_wait,
@@ -130,12 +133,12 @@ impl IdentityNow {
         let mut throttled = 0;
         let idempotent = method == Method::GET;
         let mut retries = 0;
-        let team = self.metrics.team(&ctx.team).to_owned();
+        let team = self.metrics.team(&wait.team).to_owned();
         loop {
             let waited = Instant::now();
             let permit = tokio::select! {
-                p = self.budget.acquire(&ctx.team, ctx.weight, ctx.deadline) => p,
-                _ = limits::peer::gone(ctx.peer.as_ref()) => {
+                p = self.budget.acquire(&wait.team, wait.weight, wait.deadline) => p,
+                _ = peer::gone(wait.peer.as_ref()) => {
                     // Leaving drops the place in the queue: no permit is taken for nobody.
                     let stage = if self.budget.pause_remaining().is_zero() { "budget" } else { "pause" };
                     return Err(self.abandoned(&team, stage));
@@ -156,7 +159,7 @@ impl IdentityNow {
                 .observe(waited.elapsed().as_secs_f64());
             let token = self.tokens.get(&self.http).await?;
             // The last look before anything is sent: a caller who has left gets no call.
-            if ctx.peer.as_ref().is_some_and(|p| p.is_gone()) {
+            if wait.peer.as_ref().is_some_and(|p| p.is_gone()) {
                 return Err(self.abandoned(&team, "before_send"));
             }
             let req = self
@@ -166,7 +169,7 @@ impl IdentityNow {
                 .insert_header((header::ACCEPT, accept))
                 .timeout(self.request_timeout);
             // Continue the caller's W3C trace upstream.
-            let req = match crate::request_id::trace() {
+            let req = match &ctx.trace {
                 Some(t) => req.insert_header(("traceparent", t.child_header())),
                 None => req,
             };
@@ -201,7 +204,7 @@ impl IdentityNow {
                         && retries < MAX_READ_RETRIES
                         && matches!(e, UpstreamError::Unreachable(_))
                     {
-                        if let Some(pause) = backoff(retries, ctx.deadline) {
+                        if let Some(pause) = backoff(retries, wait.deadline) {
                             retries += 1;
                             actix_rt::time::sleep(pause).await;
                             continue;
@@ -214,7 +217,7 @@ impl IdentityNow {
                 .upstream_requests
                 .with_label_values(&[op, status_label(resp.status().as_u16())])
                 .inc();
-            crate::audit::note(|n| n.upstream_status = Some(resp.status().as_u16()));
+            ctx.note(|n| n.upstream_status = Some(resp.status().as_u16()));
             match resp.status() {
                 // Reads are retried on upstream 5xx with jittered back-off, within the
                 // caller's wait bound; run and cancel are never retried blindly.
@@ -224,7 +227,7 @@ impl IdentityNow {
                 | StatusCode::GATEWAY_TIMEOUT
                     if idempotent && retries < MAX_READ_RETRIES =>
                 {
-                    match backoff(retries, ctx.deadline) {
+                    match backoff(retries, wait.deadline) {
                         Some(pause) => {
                             retries += 1;
                             tracing::info!(
@@ -253,7 +256,7 @@ impl IdentityNow {
                         pause_ms = pause.as_millis() as u64,
                         "upstream answered 429; budget paused"
                     );
-                    if throttled > 5 || Instant::now() + pause >= ctx.deadline {
+                    if throttled > 5 || Instant::now() + pause >= wait.deadline {
                         self.metrics
                             .rejections
                             .with_label_values(&[&team, "upstream_busy"])
@@ -269,6 +272,7 @@ impl IdentityNow {
     /// Reads a bounded body, turning non-2xx answers into [`UpstreamError::Status`].
     async fn read<S>(
         &self,
+        ctx: &RequestContext,
         mut resp: awc::ClientResponse<S>,
     ) -> Result<(StatusCode, Bytes), UpstreamError>
     where
@@ -282,7 +286,7 @@ impl IdentityNow {
             .map_err(|e| UpstreamError::BadResponse(format!("reading body: {e}")))?;
         if !status.is_success() {
             if let Some(t) = crate::error::tracking_id_of(&body) {
-                crate::audit::note(|n| n.tracking_id = Some(t));
+                ctx.note(|n| n.tracking_id = Some(t));
             }
             return Err(UpstreamError::Status {
                 status,
@@ -296,6 +300,7 @@ impl IdentityNow {
     /// One JSON call: the upstream's status and raw body (SDK paths relay it as is).
     pub async fn raw(
         &self,
+        ctx: &RequestContext,
         method: Method,
         path: &str,
         body: Option<Bytes>,
@@ -308,18 +313,19 @@ impl IdentityNow {
             "result"
         };
         let resp = self
-            .send(op, method, path, body, "application/json")
+            .send(ctx, op, method, path, body, "application/json")
             .await?;
-        self.read(resp).await
+        self.read(ctx, resp).await
     }
 
     async fn json<T: DeserializeOwned>(
         &self,
+        ctx: &RequestContext,
         method: Method,
         path: &str,
         body: Option<Bytes>,
     ) -> Result<T, UpstreamError> {
-        let (_, bytes) = self.raw(method, path, body).await?;
+        let (_, bytes) = self.raw(ctx, method, path, body).await?;
         parse(&bytes)
     }
 
@@ -331,11 +337,12 @@ impl IdentityNow {
     #[tracing::instrument(name = "Starting a report upstream", skip_all)]
     pub async fn run(
         &self,
+        ctx: &RequestContext,
         family: PathFamily,
         details: Bytes,
     ) -> Result<TaskResultDetails, UpstreamError> {
         let path = format!("{}/run", family.prefix());
-        let t: TaskResultDetails = self.json(Method::POST, &path, Some(details)).await?;
+        let t: TaskResultDetails = self.json(ctx, Method::POST, &path, Some(details)).await?;
         if ReportId::parse(&t.id).is_err() {
             return Err(UpstreamError::BadResponse(
                 "run returned no usable id".into(),
@@ -348,6 +355,7 @@ impl IdentityNow {
     /// A report's result: the upstream's body as sent (the SDK paths relay it) and parsed.
     pub async fn result(
         &self,
+        ctx: &RequestContext,
         family: PathFamily,
         id: &ReportId,
         completed: Option<bool>,
@@ -356,18 +364,23 @@ impl IdentityNow {
         if let Some(c) = completed {
             path.push_str(&format!("?completed={c}"));
         }
-        let (_, body) = self.raw(Method::GET, &path, None).await?;
+        let (_, body) = self.raw(ctx, Method::GET, &path, None).await?;
         let results = parse(&body)?;
         Ok((body, results))
     }
 
     #[tracing::instrument(name = "Cancelling a report upstream", skip_all, fields(report_id = %id))]
-    pub async fn cancel(&self, family: PathFamily, id: &ReportId) -> Result<(), UpstreamError> {
+    pub async fn cancel(
+        &self,
+        ctx: &RequestContext,
+        family: PathFamily,
+        id: &ReportId,
+    ) -> Result<(), UpstreamError> {
         let path = format!("{}/{id}/cancel", family.prefix());
         let resp = self
-            .send("cancel", Method::POST, &path, None, "application/json")
+            .send(ctx, "cancel", Method::POST, &path, None, "application/json")
             .await?;
-        match self.read(resp).await {
+        match self.read(ctx, resp).await {
             Err(UpstreamError::Status { status, .. })
                 if status == StatusCode::FORBIDDEN
                     && self.tokens.kind() == Some(super::CredentialKind::ApiClient) =>
@@ -383,6 +396,7 @@ impl IdentityNow {
     #[tracing::instrument(name = "Downloading a report file upstream", skip_all, fields(report_id = %id))]
     pub async fn file(
         &self,
+        ctx: &RequestContext,
         family: PathFamily,
         id: &ReportId,
         format: &str,
@@ -398,9 +412,11 @@ impl IdentityNow {
         } else {
             "application/csv"
         };
-        let resp = self.send("file", Method::GET, &path, None, accept).await?;
+        let resp = self
+            .send(ctx, "file", Method::GET, &path, None, accept)
+            .await?;
         if !resp.status().is_success() {
-            return Err(self.read(resp).await.err().unwrap_or_else(|| {
+            return Err(self.read(ctx, resp).await.err().unwrap_or_else(|| {
                 UpstreamError::BadResponse("non-success status with success body".into())
             }));
         }

@@ -6,6 +6,7 @@ use crate::cache::{IdempotentRun, LatestRun, StartedRun};
 use crate::callbacks::Callbacks;
 use crate::domain::ReportId;
 use crate::error::{GatewayError, UpstreamError};
+use crate::http::RequestContext;
 use crate::routes::{private, read_run_request, reuse};
 use crate::state::AppState;
 use crate::upstream::IdentityNow;
@@ -72,6 +73,7 @@ pub async fn run_report(
     metrics: web::Data<crate::metrics::Metrics>,
     callbacks: web::Data<Callbacks>,
 ) -> Result<HttpResponse, GatewayError> {
+    let ctx = RequestContext::of(&req);
     let (details, options) =
         read_run_request(&req, payload, &state, &policy, &caller, "type").await?;
     let owner = policy.owner(&caller).to_owned();
@@ -104,6 +106,7 @@ pub async fn run_report(
         let found = match max_age {
             Some(age) => {
                 reuse::find(
+                    &ctx,
                     &state,
                     &upstream,
                     FAMILY,
@@ -118,7 +121,8 @@ pub async fn run_report(
         };
         let (report, upstream_id, status) = match found {
             Some(found) => {
-                let id = reuse::handed_over_id(&state, &owner, &found.run, &found.upstream_id);
+                let id =
+                    reuse::handed_over_id(&ctx, &state, &owner, &found.run, &found.upstream_id);
                 let mut results = found.result.results.clone();
                 results.id = id;
                 let mut report = Report::from_results(&results);
@@ -132,7 +136,9 @@ pub async fn run_report(
             }
             None => {
                 let start = || async {
-                    let task = upstream.run(FAMILY, details.to_string().into()).await?;
+                    let task = upstream
+                        .run(&ctx, FAMILY, details.to_string().into())
+                        .await?;
                     let upstream_id = ReportId::parse(&task.id).map_err(|_| {
                         UpstreamError::BadResponse("run returned no usable id".into())
                     })?;
@@ -161,13 +167,13 @@ pub async fn run_report(
                 task.id = if first {
                     let id = state.ids.seal(&owner, &upstream_id);
                     state.holders.hold(&owner, upstream_id.as_str()).await;
-                    crate::audit::note(|n| {
+                    ctx.note(|n| {
                         n.upstream_id = Some(upstream_id.to_string());
                         n.report_id = Some(id.clone());
                     });
                     id
                 } else {
-                    reuse::handed_over_id(&state, &owner, &started.run, &upstream_id)
+                    reuse::handed_over_id(&ctx, &state, &owner, &started.run, &upstream_id)
                 };
                 let mut report = Report::from_task(&task);
                 report.reused = Some(!first);
@@ -192,7 +198,7 @@ pub async fn run_report(
                     caller: caller.id.clone(),
                     team: caller.team.clone(),
                     report_type: report.report_type.clone(),
-                    request_id: crate::request_id::current(),
+                    request_id: ctx.request_id.clone(),
                 },
                 state.clone(),
                 upstream.clone(),
