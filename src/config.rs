@@ -215,6 +215,7 @@ impl Settings {
         self.limits.validate(&mut problems);
         self.audit.validate(&mut problems);
         self.redis.validate(&mut problems);
+        self.log.validate(&mut problems);
         // Filters are ASCII; tracing-subscriber's parser panics on some non-ASCII input
         // (found by the config proptest), so that never reaches it.
         if !self.log.level.is_ascii() {

@@ -146,12 +146,12 @@ fn main() -> ExitCode {
                 Ok(s) => s,
                 Err(code) => return code,
             };
-            let otlp = settings
-                .log
-                .otlp_endpoint
-                .as_deref()
-                .map(|e| (e, settings.log.service_name.as_str()));
-            telemetry::init(settings.log.format, &settings.log.level, otlp);
+            // Kept until the server has stopped: dropping it flushes the last spans.
+            let _telemetry = telemetry::init(
+                settings.log.format,
+                &settings.log.level,
+                Some(&settings.log),
+            );
             run(async move {
                 let app = Application::build(&settings, Clock::default())?;
                 tracing::info!(
@@ -164,7 +164,7 @@ fn main() -> ExitCode {
             })
         }
         Command::Simulate(args) => {
-            telemetry::init(LogFormat::Pretty, "info", None);
+            let _telemetry = telemetry::init(LogFormat::Pretty, "info", None);
             run(async move {
                 let mut b = Simulator::builder()
                     .listen(args.listen)
@@ -204,7 +204,7 @@ fn main() -> ExitCode {
             })
         }
         Command::Sandbox(args) => {
-            telemetry::init(LogFormat::Pretty, "info", None);
+            let _telemetry = telemetry::init(LogFormat::Pretty, "info", None);
             run(async move {
                 let sandbox = Sandbox::start(args.listen, args.admin_listen)?;
                 println!("{}", sandbox.banner());

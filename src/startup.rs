@@ -47,7 +47,7 @@ impl RootSpanBuilder for GatewaySpan {
         // (about 10 % of the CPU of a cached read). The route middleware, inside this span,
         // records the route decided into the request's context.
         let method = request.method();
-        tracing::info_span!(
+        let span = tracing::info_span!(
             "HTTP request",
             http.method = %method,
             http.route = tracing::field::Empty,
@@ -62,7 +62,10 @@ impl RootSpanBuilder for GatewaySpan {
             request_id = %id,
             caller_id = tracing::field::Empty,
             team = tracing::field::Empty
-        )
+        );
+        let traceparent = request.headers().get("traceparent");
+        crate::otlp::join_trace(&span, trace_id, traceparent.and_then(|v| v.to_str().ok()));
+        span
     }
 
     fn on_request_end<B: MessageBody>(

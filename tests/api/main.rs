@@ -46,3 +46,4 @@ mod simulator;
 mod slow_callers;
 mod stages;
 mod tokens;
+mod traces;
