@@ -125,66 +125,40 @@ async fn a_token_with_only_report_read_may_read_but_not_run() {
 #[actix_rt::test]
 async fn serve_logs_a_warning_that_cancel_needs_a_personal_access_token_when_its_token_is_an_api_clients(
 ) {
-    use std::io::BufRead;
-    use std::process::{Command, Stdio};
+    use std::process::Command;
     let sim = Simulator::builder()
         .client_kind(ClientKind::ApiClient)
         .start()
         .unwrap();
     let settings = crate::helpers::settings_for(&sim);
     let token = crate::helpers::token_for(&settings, "alice", "test-team");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_reportgate"))
-        .arg("serve")
-        .env("REPORTGATE__SERVER__LISTEN", "127.0.0.1:0")
-        .env("REPORTGATE__ADMIN__LISTEN", "127.0.0.1:0")
-        .env("REPORTGATE__TENANT__BASE_URL", sim.base_url())
-        .env("REPORTGATE__TENANT__CLIENT_ID", &sim.config().client_id)
-        .env(
-            "REPORTGATE__TENANT__CLIENT_SECRET",
-            &sim.config().client_secret,
-        )
-        .env(
-            "REPORTGATE__AUTH__ID_SIGNING_KEY",
-            "0123456789abcdef0123456789abcdef",
-        )
-        .env("REPORTGATE__LOG__FORMAT", "json")
-        .env("REPORTGATE__LOG__LEVEL", "info")
-        .env(
-            "REPORTGATE_CONFIG",
-            crate::observability::write_issuer_config(),
-        )
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    // The log, line by line, from a thread; it ends when the child's stderr closes.
-    let (tx, rx) = std::sync::mpsc::channel::<String>();
-    let stderr = child.stderr.take().unwrap();
-    std::thread::spawn(move || {
-        for line in std::io::BufReader::new(stderr).lines() {
-            if tx.send(line.unwrap_or_default()).is_err() {
-                break;
-            }
-        }
-    });
-    let mut log = Vec::new();
-    let mut next_line = || {
-        let line = rx.recv_timeout(Duration::from_secs(10)).ok()?;
-        log.push(line.clone());
-        serde_json::from_str::<serde_json::Value>(&line).ok()
-    };
-    let mut port = None;
-    while port.is_none() {
-        let line = next_line().expect("serve logs that it listens");
-        if line["message"] == "reportgate listening" {
-            port = line["port"].as_u64();
-        }
-    }
+    let served = crate::served::Served::start(
+        Command::new(env!("CARGO_BIN_EXE_reportgate"))
+            .arg("serve")
+            .env("REPORTGATE__SERVER__LISTEN", "127.0.0.1:0")
+            .env("REPORTGATE__ADMIN__LISTEN", "127.0.0.1:0")
+            .env("REPORTGATE__TENANT__BASE_URL", sim.base_url())
+            .env("REPORTGATE__TENANT__CLIENT_ID", &sim.config().client_id)
+            .env(
+                "REPORTGATE__TENANT__CLIENT_SECRET",
+                &sim.config().client_secret,
+            )
+            .env(
+                "REPORTGATE__AUTH__ID_SIGNING_KEY",
+                "0123456789abcdef0123456789abcdef",
+            )
+            .env("REPORTGATE__LOG__FORMAT", "json")
+            .env("REPORTGATE__LOG__LEVEL", "info")
+            .env(
+                "REPORTGATE_CONFIG",
+                crate::observability::write_issuer_config(),
+            ),
+    );
     // Its first token fetch tells the gateway which credential it holds.
     let r = awc::Client::default()
         .get(format!(
-            "http://127.0.0.1:{}/v1/reports/{}",
-            port.unwrap(),
+            "{}/v1/reports/{}",
+            served.base_url(),
             crate::helpers::unknown_id()
         ))
         .bearer_auth(&token)
@@ -192,20 +166,29 @@ async fn serve_logs_a_warning_that_cancel_needs_a_personal_access_token_when_its
         .await
         .unwrap();
     assert_eq!(r.status(), 404);
+    // The warning is logged by the time the token is used; read the log until it shows
+    // (bounded: 10 s).
+    let warning_in = |log: &str| {
+        log.lines().find_map(|l| {
+            let line: serde_json::Value = serde_json::from_str(l).ok()?;
+            (line["level"] == "WARN" && line["credential"] == "api_client")
+                .then(|| line["message"].as_str().map(str::to_owned))?
+        })
+    };
     let mut warning = None;
-    while warning.is_none() {
-        let Some(line) = next_line() else { break };
-        if line["level"] == "WARN" && line["credential"] == "api_client" {
-            warning = line["message"].as_str().map(str::to_owned);
+    for _ in 0..200 {
+        warning = warning_in(&served.log());
+        if warning.is_some() {
+            break;
         }
+        actix_rt::time::sleep(Duration::from_millis(50)).await;
     }
-    child.kill().ok();
-    child.wait().ok();
-    let warning = warning.expect("a warning about the API-client credential");
+    let log = served.kill();
+    let warning =
+        warning.unwrap_or_else(|| panic!("a warning about the API-client credential: {log}"));
     assert!(
         warning.contains("personal access token") && warning.contains("cancel"),
         "{warning}"
     );
-    let secret = &sim.config().client_secret;
-    assert!(log.iter().all(|l| !l.contains(secret.as_str())));
+    assert!(!log.contains(sim.config().client_secret.as_str()));
 }
