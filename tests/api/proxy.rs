@@ -2,8 +2,9 @@
 //! proxy credentials, refused and unreachable proxies, JWKS fetched through the proxy.
 use crate::auth::{claims, start_idp, EcKey, Idp};
 use crate::connect_proxy::{ConnectProxy, Mode};
-use crate::helpers::{assert_error, settings_for, spawn_gateway, unknown_id, TestApp};
+use crate::helpers::{assert_error, scrape, settings_for, spawn_gateway, unknown_id, TestApp};
 use crate::https::self_signed;
+use crate::served::ClosedPort;
 use reportgate::auth::settings::IssuerSettings;
 use reportgate::config::Settings;
 use reportgate::simulator::Simulator;
@@ -145,13 +146,23 @@ async fn a_proxy_refusing_the_tunnel_gives_callers_a_502_that_names_it_without_c
         let message = run.json()["message"].as_str().unwrap().to_owned();
         assert!(message.contains(status), "{message}");
         assert_eq!(sdk.status, 502, "{}", sdk.text());
-        for body in [run.text(), sdk.text()] {
-            assert!(!body.contains(PROXY_PASSWORD), "{body}");
+        // Nowhere a caller or an operator looks: answers, audit records, metrics.
+        let audit = app.audit_records(2).await;
+        let seen = [
+            run.text(),
+            sdk.text(),
+            format!("{audit:?}"),
+            scrape(&app).await,
+        ];
+        for text in seen {
+            assert!(!text.contains(PROXY_PASSWORD), "{text}");
+            // base64("svc-reportgate:") starts the Basic value.
             assert!(
-                !body.contains("c3ZjLXJlcG9ydGdhdGU6"),
-                "Basic credentials echoed: {body}"
+                !text.contains("c3ZjLXJlcG9ydGdhdGU6"),
+                "Basic credentials: {text}"
             );
         }
+        assert!(audit.iter().any(|r| r["status"] == 502), "{audit:?}");
         assert!(!proxy.tunnels().is_empty());
         assert_eq!(app.sim.counters().token_requests, 0);
     }
@@ -159,10 +170,9 @@ async fn a_proxy_refusing_the_tunnel_gives_callers_a_502_that_names_it_without_c
 
 #[actix_rt::test]
 async fn an_unreachable_proxy_gives_callers_a_502_upstream_proxy_failed() {
-    // Arrange: a port nothing listens on.
-    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}", closed.local_addr().unwrap());
-    drop(closed);
+    // Arrange: a held port that refuses connections.
+    let closed = ClosedPort::new();
+    let url = format!("http://{}", closed.addr());
     let app = spawn_tls(|s| s.tenant.proxy.url = Some(url));
 
     // Act

@@ -6,11 +6,11 @@ use crate::cli::reportgate;
 use crate::config_checks::{check, config_file, stderr};
 use crate::connect_proxy::{ConnectProxy, Mode};
 use crate::helpers::unknown_id;
+use crate::served::{ClosedPort, Served};
 use jsonwebtoken::{encode, EncodingKey, Header};
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::process::{Child, Stdio};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 const PASSWORD: &str = "env-test-proxy-pa55word";
 /// Policy letting every team run reports, so that a run reaches the upstream client.
@@ -24,18 +24,16 @@ const PROXY_VARS: [&str; 6] = [
     "no_proxy",
 ];
 
-/// `serve` with `tenant_extra` in `tenant:` and these proxy variables (and no others).
-fn serve(tenant_extra: &str, env: &[(&str, String)]) -> (Child, u16) {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+/// `serve` on port 0 with `tenant_extra` in `tenant:` and these proxy variables (and no
+/// others). The tenant is `https://localhost:PORT`, a held port refusing connections (what a
+/// direct connection finds, on loopback); the proxies in these tests never dial it.
+fn serve(tenant_extra: &str, env: &[(&str, String)]) -> (Served, String) {
+    let tenant = ClosedPort::new();
+    let target = format!("localhost:{}", tenant.addr().port());
     let extra = format!(
-        "server:\n  listen: 127.0.0.1:{port}\nadmin:\n  listen: null\nlog:\n  format: pretty\n{POLICY}"
+        "server:\n  listen: 127.0.0.1:0\nadmin:\n  listen: null\nlog:\n  format: pretty\n{POLICY}"
     );
-    // Nothing listens on port 9: a direct connection is refused at once, on loopback.
-    let path = config_file("https://localhost:9", tenant_extra, "", &extra);
+    let path = config_file(&format!("https://{target}"), tenant_extra, "", &extra);
     let mut cmd = reportgate();
     for var in PROXY_VARS {
         cmd.env_remove(var);
@@ -43,24 +41,8 @@ fn serve(tenant_extra: &str, env: &[(&str, String)]) -> (Child, u16) {
     cmd.envs(env.iter().map(|(k, v)| (*k, v.as_str())))
         .env("RUST_LOG", "reportgate=debug")
         .args(["serve", "--config"])
-        .arg(&path)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped());
-    let child = cmd.spawn().unwrap();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "the gateway did not listen");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    (child, port)
-}
-
-fn stop(mut child: Child) -> String {
-    child.kill().ok();
-    let mut log = String::new();
-    child.stderr.take().unwrap().read_to_string(&mut log).ok();
-    child.wait().ok();
-    log
+        .arg(&path);
+    (Served::start(&mut cmd).holding(tenant), target)
 }
 
 /// A report run by a caller of the configured HMAC issuer: the whole answer, as text.
@@ -101,14 +83,14 @@ fn https_proxy_in_the_environment_is_used_unless_no_proxy_or_tenant_proxy_says_o
     let from_env = [("HTTPS_PROXY", env_proxy.url())];
 
     // Act / Assert: the environment's proxy is used...
-    let (child, port) = serve("", &from_env);
-    let answer = run_report(port);
-    stop(child);
+    let (served, target) = serve("", &from_env);
+    let answer = run_report(served.port);
+    served.kill();
     assert!(answer.starts_with("HTTP/1.1 502"), "{answer}");
     assert!(answer.contains("upstream_proxy_failed"), "{answer}");
     let seen = env_proxy.tunnels();
     assert!(!seen.is_empty());
-    assert!(seen.iter().all(|t| t.target == "localhost:9"), "{seen:?}");
+    assert!(seen.iter().all(|t| t.target == target), "{seen:?}");
 
     // ...not for a host NO_PROXY names (lower-case form; `<local>` is skipped, not fatal)...
     let before = env_proxy.tunnels().len();
@@ -116,17 +98,17 @@ fn https_proxy_in_the_environment_is_used_unless_no_proxy_or_tenant_proxy_says_o
         from_env[0].clone(),
         ("no_proxy", "<local>,example.com,localhost".into()),
     ];
-    let (child, port) = serve("", &bypass);
-    let answer = run_report(port);
-    stop(child);
+    let (served, _) = serve("", &bypass);
+    let answer = run_report(served.port);
+    served.kill();
     assert!(!answer.contains("upstream_proxy_failed"), "{answer}");
     assert_eq!(env_proxy.tunnels().len(), before, "NO_PROXY host tunnelled");
 
     // ...and tenant.proxy wins over the environment.
     let tenant = format!("  proxy:\n    url: {}\n", configured.url());
-    let (child, port) = serve(&tenant, &from_env);
-    let answer = run_report(port);
-    stop(child);
+    let (served, _) = serve(&tenant, &from_env);
+    let answer = run_report(served.port);
+    served.kill();
     assert!(answer.contains("upstream_proxy_failed"), "{answer}");
     assert_eq!(
         env_proxy.tunnels().len(),
@@ -147,11 +129,11 @@ fn a_proxy_refusing_the_credentials_leaves_the_password_out_of_the_log_and_the_a
         proxy.url(),
         file.display()
     );
-    let (child, port) = serve(&tenant, &[]);
+    let (served, _) = serve(&tenant, &[]);
 
     // Act
-    let answer = run_report(port);
-    let log = stop(child);
+    let answer = run_report(served.port);
+    let log = served.kill();
 
     // Assert
     assert!(answer.starts_with("HTTP/1.1 502"), "{answer}");
