@@ -216,9 +216,11 @@ impl TeamLimiter {
         let now = Instant::now();
         let mut guard = self.teams.lock().unwrap();
         let (teams, total) = &mut *guard;
-        let t = teams
-            .entry(team.to_owned())
-            .or_insert_with(|| self.local_state(p));
+        // A known team is looked up by &str: `entry` would allocate its name every request.
+        if !teams.contains_key(team) {
+            teams.insert(team.to_owned(), self.local_state(p));
+        }
+        let t = teams.get_mut(team).expect("inserted above");
         let wait = t.gcra.wait(now);
         if wait > self.max_wait(p) {
             return (Decision::Refuse(wait), t.gcra.remaining(now, p.burst));
@@ -234,25 +236,30 @@ impl TeamLimiter {
         (Decision::Go(wait), t.gcra.remaining(now, p.burst))
     }
 
-    /// `RateLimit-Policy` and `RateLimit` for the team (draft-ietf-httpapi-ratelimit-headers).
+    /// `RateLimit-Policy` and `RateLimit` for the team (draft-ietf-httpapi-ratelimit-headers),
+    /// each written into one buffer handed to the header as is (two `format!`s and a copy
+    /// of each into the header before).
     fn headers(p: &TeamPolicy, (remaining, reset): Snapshot) -> [(HeaderName, HeaderValue); 2] {
         let window = (f64::from(p.burst) / p.rate).ceil().max(1.0) as u64;
-        let policy = format!("\"team\";q={};w={window}", p.burst);
-        let state = format!(
-            "\"team\";r={remaining};t={}",
-            reset.as_secs_f64().ceil() as u64
-        );
+        let reset = reset.as_secs_f64().ceil() as u64;
+        let (mut a, mut b) = (itoa::Buffer::new(), itoa::Buffer::new());
+        let (q, w) = (a.format(p.burst).as_bytes(), b.format(window).as_bytes());
+        let policy = header_value(&[b"\"team\";q=", q, b";w=", w]);
+        let (r, t) = (a.format(remaining).as_bytes(), b.format(reset).as_bytes());
+        let state = header_value(&[b"\"team\";r=", r, b";t=", t]);
         [
-            (
-                HeaderName::from_static("ratelimit-policy"),
-                HeaderValue::from_str(&policy).expect("ascii"),
-            ),
-            (
-                HeaderName::from_static("ratelimit"),
-                HeaderValue::from_str(&state).expect("ascii"),
-            ),
+            (HeaderName::from_static("ratelimit-policy"), policy),
+            (HeaderName::from_static("ratelimit"), state),
         ]
     }
+}
+
+fn header_value(parts: &[&[u8]]) -> HeaderValue {
+    let mut v = Vec::with_capacity(48);
+    for part in parts {
+        v.extend_from_slice(part);
+    }
+    HeaderValue::from_maybe_shared(bytes::Bytes::from(v)).expect("ascii")
 }
 
 /// The team-limit middleware, built with the limiter, the teams' policies and the metrics
