@@ -6,6 +6,12 @@ use prometheus::{
     IntGaugeVec, Opts, Registry, TextEncoder,
 };
 use std::collections::HashSet;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+mod http;
+mod labels;
+pub use http::HttpMetrics;
+pub use labels::{status_label, UPSTREAM_FAILURES, UPSTREAM_OPERATIONS};
 
 const LATENCY: &[f64] = &[
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
@@ -14,21 +20,11 @@ const WAITS: &[f64] = &[
     0.001, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 30.0, 60.0,
 ];
 
-/// Upstream operations (the `operation` label).
-pub const UPSTREAM_OPERATIONS: [&str; 4] = ["run", "result", "file", "cancel"];
-/// Upstream outcomes the failure alert counts (the `status` label).
-pub const UPSTREAM_FAILURES: [&str; 7] = [
-    "500",
-    "502",
-    "503",
-    "504",
-    "other_5xx",
-    "timeout",
-    "unreachable",
-];
-
 pub struct Metrics {
     pub registry: Registry,
+    /// Tells this registry's series apart in the per-worker cache of HTTP series (tests run
+    /// several gateways, each with its own registry, in one process).
+    id: u64,
     teams: HashSet<String>,
     pub http_requests: IntCounterVec,
     pub http_duration: HistogramVec,
@@ -80,26 +76,6 @@ fn reg<T: prometheus::core::Collector + Clone + 'static>(r: &Registry, c: T) -> 
     c
 }
 
-/// Upstream status as a bounded label value.
-pub fn status_label(status: u16) -> &'static str {
-    match status {
-        200 => "200",
-        204 => "204",
-        400 => "400",
-        401 => "401",
-        403 => "403",
-        404 => "404",
-        429 => "429",
-        500 => "500",
-        502 => "502",
-        503 => "503",
-        504 => "504",
-        s if s < 400 => "other_2xx_3xx",
-        s if s < 500 => "other_4xx",
-        _ => "other_5xx",
-    }
-}
-
 impl Metrics {
     pub fn new(teams: impl IntoIterator<Item = String>) -> Self {
         let r = Registry::new_custom(Some("reportgate".into()), None).expect("registry");
@@ -136,7 +112,9 @@ impl Metrics {
                 option_env!("REPORTGATE_GIT_COMMIT").unwrap_or("unknown"),
             ])
             .set(1);
+        static NEXT_ID: AtomicU64 = AtomicU64::new(0);
         let m = Self {
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             teams: teams.into_iter().collect(),
             http_requests: counter(
                 "http_requests_total",
@@ -438,92 +416,5 @@ impl Metrics {
             .encode(&self.registry.gather(), &mut out)
             .expect("text encoding");
         String::from_utf8(out).expect("utf-8")
-    }
-}
-
-/// Counts every API request by route pattern, method and status class, with its latency;
-/// built with the registry's handles (see `http::layer`).
-pub struct HttpMetrics(pub std::sync::Arc<Metrics>);
-
-impl crate::http::layer::Layer for HttpMetrics {
-    fn call<B: actix_web::body::MessageBody + 'static>(
-        &self,
-        req: actix_web::dev::ServiceRequest,
-        next: actix_web::middleware::Next<B>,
-    ) -> impl std::future::Future<
-        Output = Result<
-            actix_web::dev::ServiceResponse<actix_web::body::BoxBody>,
-            actix_web::Error,
-        >,
-    > {
-        middleware(&self.0, req, next)
-    }
-}
-
-async fn middleware(
-    m: &Metrics,
-    req: actix_web::dev::ServiceRequest,
-    next: actix_web::middleware::Next<impl actix_web::body::MessageBody + 'static>,
-) -> Result<actix_web::dev::ServiceResponse<actix_web::body::BoxBody>, actix_web::Error> {
-    let method = match req.method().as_str() {
-        m @ ("GET" | "POST" | "PUT" | "DELETE" | "HEAD" | "OPTIONS" | "PATCH") => m.to_owned(),
-        _ => "other".to_owned(),
-    };
-    let method = method.as_str();
-    let started = std::time::Instant::now();
-    let res = next.call(req).await?.map_into_boxed_body();
-    // The outermost middleware decided the route into the request's context.
-    let route = crate::http::Route::of(res.request());
-    let kind = latency_kind(route.action, res.request().query_string());
-    let route = route.pattern;
-    let class = match res.status().as_u16() {
-        100..=199 => "1xx",
-        200..=299 => "2xx",
-        300..=399 => "3xx",
-        400..=499 => "4xx",
-        _ => "5xx",
-    };
-    m.http_requests
-        .with_label_values(&[route, method, class])
-        .inc();
-    m.http_duration
-        .with_label_values(&[route, method, kind])
-        .observe(started.elapsed().as_secs_f64());
-    Ok(res)
-}
-
-/// The latency class of a request: file transfers and long-polls (`wait` > 0 on a `/v1`
-/// status read, the only route that holds on it) take as long as the file or the wait, so
-/// they get their own `kind` and leave the p99 of ordinary calls alone. Other routes never
-/// parse the query.
-fn latency_kind(action: &str, query: &str) -> &'static str {
-    match action {
-        "download" | "sdk_download" => "download",
-        "status"
-            if url::form_urlencoded::parse(query.as_bytes())
-                .any(|(k, v)| k == "wait" && v.parse::<u64>().is_ok_and(|w| w > 0)) =>
-        {
-            "long_poll"
-        }
-        _ => "call",
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::latency_kind;
-
-    #[test]
-    fn downloads_and_long_polls_have_their_own_latency_kind() {
-        assert_eq!(latency_kind("download", ""), "download");
-        assert_eq!(latency_kind("sdk_download", "wait=3"), "download");
-        assert_eq!(latency_kind("status", "wait=30"), "long_poll");
-        assert_eq!(latency_kind("status", "a=1&wait=1"), "long_poll");
-        assert_eq!(latency_kind("status", "wait=0"), "call");
-        assert_eq!(latency_kind("status", "wait=x"), "call");
-        assert_eq!(latency_kind("run", ""), "call");
-        // `wait` holds only a /v1 status read; elsewhere it is an ignored parameter.
-        assert_eq!(latency_kind("run", "wait=5"), "call");
-        assert_eq!(latency_kind("sdk_status", "wait=5"), "call");
     }
 }
