@@ -9,6 +9,7 @@ mod retention;
 mod settings;
 mod sink;
 pub mod verify;
+mod writer;
 
 pub use event::{now, Event};
 pub use middleware::{Audit, AuditLayer};
