@@ -84,7 +84,14 @@ impl RootSpanBuilder for GatewaySpan {
                 }
             }
         }
-        DefaultRootSpanBuilder::on_request_end(span, outcome);
+        // Only a span someone records (a subscriber or exporter that enables it) gets its
+        // fields: the default builder formats an error answer's Display and Debug forms
+        // before recording them, whether or not the span is enabled, which was about 30,000
+        // instructions of every 404 passed through from upstream (a quarter of a
+        // pass-through read's instructions).
+        if !span.is_disabled() {
+            DefaultRootSpanBuilder::on_request_end(span, outcome);
+        }
     }
 }
 
