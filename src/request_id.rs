@@ -47,12 +47,12 @@ impl TraceContext {
 
     /// The `traceparent` for a call made on behalf of this request (a new span id).
     pub fn child_header(&self) -> String {
-        format!(
-            "00-{}-{:016x}-{}",
-            self.trace_id,
-            rand::random::<u64>().max(1),
-            self.flags
-        )
+        let span = crate::hex::encode(&rand::random::<u64>().max(1).to_be_bytes());
+        let mut out = String::with_capacity(55);
+        for part in ["00-", &self.trace_id, "-", &span, "-", &self.flags] {
+            out.push_str(part);
+        }
+        out
     }
 }
 
@@ -96,6 +96,8 @@ mod tests {
         assert!(
             child.starts_with("00-4bf92f3577b34da6a3ce929d0e0e4736-") && child.ends_with("-01")
         );
+        assert_eq!(super::TraceContext::parse(&child).as_ref(), Some(&t));
+        assert_eq!(child.len(), 55);
         for bad in [
             "",
             "00-00000000000000000000000000000000-00f067aa0ba902b7-01",
