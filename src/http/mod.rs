@@ -1,6 +1,7 @@
 //! Request-level primitives below every middleware and handler: what the router decided about
-//! a request, its per-request context, the caller's connection, and middleware built with its
-//! dependencies.
+//! a request, its per-request context, the caller's connection, middleware built with its
+//! dependencies, and streamed bodies joined into larger writes.
+pub mod coalesce;
 pub mod context;
 pub mod layer;
 pub mod peer;

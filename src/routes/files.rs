@@ -142,7 +142,7 @@ pub(crate) fn respond_file(
             if let Some(len) = d.content_length {
                 resp.no_chunking(len);
             }
-            resp.streaming(d.body)
+            resp.streaming(crate::http::coalesce::Coalesce::new(d.body))
         }
     }
 }
