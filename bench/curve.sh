@@ -86,6 +86,9 @@ ratio "reportgate, $CALLERS callers" "reportgate, 1 callers"
 fact reports_curve "$(row_ratio "reportgate, $MADE reports" "reportgate, 1 reports" 0)"
 fact nginx_reports_curve "$(row_ratio "nginx proxy_cache, $MADE reports" "nginx proxy_cache, 1 reports" 0)"
 fact callers_curve "$(row_ratio "reportgate, $CALLERS callers" "reportgate, 1 callers" 0)"
+fact reports_curve_p99 "$(row_ratio "reportgate, $MADE reports" "reportgate, 1 reports" 2)"
+fact callers_curve_p99 "$(row_ratio "reportgate, $CALLERS callers" "reportgate, 1 callers" 2)"
+fact curve_vs_nginx "$(row_ratio "reportgate, $MADE reports" "nginx proxy_cache, $MADE reports" 0)"
 
 # Files: FILES distinct finished reports' CSVs, each cached on first download.
 RF0=$(rss_kb $GW_PID); total=0

@@ -54,6 +54,8 @@ if [ "$SCEN" = all ] || [ "$SCEN" = hot ]; then
   ratio "reportgate cached, ES256 JWT" "reportgate cached, HS256 JWT"
   fact hot_vs_nginx "$(row_ratio "reportgate cached, HS256 JWT" "nginx proxy_cache (no auth)" 0)"
   fact hot_cpu_vs_nginx "$(row_ratio "reportgate cached, HS256 JWT" "nginx proxy_cache (no auth)" 3)"
+  fact hot_rps "$(row_value "reportgate cached, HS256 JWT" 0)"
+  fact nginx_hot_rps "$(row_value "nginx proxy_cache (no auth)" 0)"
 fi
 if [ "$SCEN" = all ] || [ "$SCEN" = proxy ]; then
   echo "== 2. proxy overhead: uncached pass-through reads (c=8, ${DUR}s)"
@@ -72,6 +74,8 @@ PY
   ratio "reportgate pass-through" "nginx pass-through"
   fact proxy_vs_nginx "$(row_ratio "reportgate pass-through" "nginx pass-through" 0)"
   fact proxy_cpu_vs_nginx "$(row_ratio "reportgate pass-through" "nginx pass-through" 3)"
+  fact proxy_added_p50_ms "$(python3 -c "print($(row_value "reportgate pass-through" 1) - $(row_value direct 1))")"
+  fact proxy_added_p99_ms "$(python3 -c "print($(row_value "reportgate pass-through" 2) - $(row_value direct 2))")"
 fi
 if [ "$SCEN" = all ] || [ "$SCEN" = stream ]; then
   echo "== 3. streaming a $(( ${FILE_BYTES:-1073741824} / 1048576 )) MiB report file"

@@ -117,5 +117,12 @@ k = int(sys.argv[4])
 print(f"{rows[sys.argv[2]][k] / max(rows[sys.argv[3]][k], 1e-9):.2f}")
 PY
 }
+row_value() { # row column(0 rps, 1 p50, 2 p99, 3 cpu/req) → the value
+  python3 - "$OUT/rows" "$1" "$2" <<'PY'
+import sys
+rows = {l.rsplit(" ", 4)[0]: [float(x) for x in l.rsplit(" ", 4)[1:]] for l in open(sys.argv[1])}
+print(rows[sys.argv[2]][int(sys.argv[3])])
+PY
+}
 # Machine-readable results for bench/targets.py (when run from bench/all.sh).
 fact() { if [ -n "${BENCH_FACTS:-}" ]; then echo "$1 $2" >> "$BENCH_FACTS"; fi; }
