@@ -162,12 +162,13 @@ impl IdentityNow {
             if wait.peer.as_ref().is_some_and(|p| p.is_gone()) {
                 return Err(self.abandoned(&team, "before_send"));
             }
-            let req = self
-                .http
-                .request(method.clone(), &url)
-                .insert_header((header::AUTHORIZATION, token.bearer()))
-                .insert_header((header::ACCEPT, accept))
-                .timeout(self.request_timeout);
+            let req = self.http.request(method.clone(), &url);
+            let req = match token.header() {
+                Some(value) => req.insert_header((header::AUTHORIZATION, value)),
+                None => req.insert_header((header::AUTHORIZATION, token.bearer())),
+            }
+            .insert_header((header::ACCEPT, accept))
+            .timeout(self.request_timeout);
             // Continue the caller's W3C trace upstream.
             let req = match &ctx.trace {
                 Some(t) => req.insert_header(("traceparent", t.child_header())),
