@@ -39,7 +39,7 @@ pub(crate) async fn resolve_id(
 ) -> Result<Resolved, GatewayError> {
     let presented =
         ReportId::parse(raw).map_err(|m| GatewayError::bad_request("invalid_report_id", m))?;
-    ctx.note(|n| n.report_id = Some(presented.to_string()));
+    ctx.note(|n| n.report_id = Some(presented.as_str().to_owned()));
     let owner = policy.owner(caller);
     let found = |id, raw, reused| Some(Resolved { id, raw, reused });
     let resolved = match state.ids.open(owner, &presented) {
@@ -60,7 +60,7 @@ pub(crate) async fn resolve_id(
         ctx.note(|n| n.denied = true);
         return Err(GatewayError::report_not_found());
     };
-    ctx.note(|n| n.upstream_id = Some(resolved.id.to_string()));
+    ctx.note(|n| n.upstream_id = Some(resolved.id.as_str().to_owned()));
     Ok(resolved)
 }
 
