@@ -22,15 +22,21 @@ impl Status {
     /// yet) means the report is running. Unknown values are treated as still running
     /// rather than failing the caller's poll.
     pub fn from_upstream(raw: Option<&str>) -> Self {
-        match raw.map(|s| s.to_ascii_uppercase()) {
-            None => Self::Running,
-            Some(s) => match s.as_str() {
-                "SUCCESS" => Self::Success,
-                "WARNING" => Self::Warning,
-                "FAILURE" | "ERROR" | "TEMP_ERROR" | "TEMPERROR" => Self::Failed,
-                "TERMINATED" => Self::Cancelled,
-                _ => Self::Running,
-            },
+        // Compared without case and without an uppercased copy (read on every status read).
+        let Some(s) = raw else {
+            return Self::Running;
+        };
+        let is = |name: &str| s.eq_ignore_ascii_case(name);
+        if is("SUCCESS") {
+            Self::Success
+        } else if is("WARNING") {
+            Self::Warning
+        } else if is("FAILURE") || is("ERROR") || is("TEMP_ERROR") || is("TEMPERROR") {
+            Self::Failed
+        } else if is("TERMINATED") {
+            Self::Cancelled
+        } else {
+            Self::Running
         }
     }
 
@@ -55,5 +61,10 @@ mod tests {
         assert_eq!(Status::from_upstream(Some("FAILURE")), Status::Failed);
         assert_eq!(Status::from_upstream(Some("TEMP_ERROR")), Status::Failed);
         assert_eq!(Status::from_upstream(Some("TERMINATED")), Status::Cancelled);
+        assert_eq!(Status::from_upstream(Some("temp_Error")), Status::Failed);
+        assert_eq!(Status::from_upstream(Some("warning")), Status::Warning);
+        assert_eq!(Status::from_upstream(Some("terminated")), Status::Cancelled);
+        assert_eq!(Status::from_upstream(Some("SUCCESS ")), Status::Running);
+        assert_eq!(Status::from_upstream(Some("ſuccess")), Status::Running);
     }
 }
