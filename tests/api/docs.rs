@@ -87,7 +87,7 @@ fn the_example_serve_config_passes_config_check_with_the_secrets_its_script_make
 }
 
 #[actix_rt::test]
-async fn the_runbook_names_only_metrics_readiness_checks_and_alerts_that_exist() {
+async fn the_runbook_names_only_metrics_readiness_checks_alerts_and_log_lines_that_exist() {
     // Arrange
     let runbook = std::fs::read_to_string(Path::new(ROOT).join("docs/runbook.md")).unwrap();
     let alerts =
@@ -140,4 +140,29 @@ async fn the_runbook_names_only_metrics_readiness_checks_and_alerts_that_exist()
         quoted += 1;
     }
     assert!(quoted >= 4, "{quoted} readyz fragments");
+    // ...and every log line it names is one the gateway writes.
+    let mut sources = String::new();
+    let mut dirs = vec![Path::new(ROOT).join("src")];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                sources.push_str(&std::fs::read_to_string(path).unwrap());
+            }
+        }
+    }
+    let lines: Vec<&str> = runbook
+        .split("log line")
+        .skip(1)
+        .filter_map(|after| after.split('`').nth(1))
+        .collect();
+    assert!(lines.len() >= 3, "{lines:?}");
+    for line in lines {
+        assert!(
+            sources.contains(&format!("\"{line}\"")),
+            "no log line {line:?} in src/"
+        );
+    }
 }
