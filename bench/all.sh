@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every benchmark scenario and writes bench/RESULTS.md (machine, load, date, raw tables
 # with ratios, and the targets table computed from the same run by bench/targets.py).
-# Takes about 15 minutes; loopback only; leaves no process behind.
+# Takes about 20 minutes; loopback only; leaves no process behind.
+#   BASELINE_BIN=/path/to/older/reportgate BASELINE_NOTE=commit bench/all.sh   # adds its instruction counts
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=$(mktemp); BENCH_FACTS=$(mktemp); export BENCH_FACTS
@@ -31,6 +32,12 @@ trap 'rm -rf "$AUDIT_DIR" "$BENCH_FACTS"' EXIT
   SECS="${SECS:-30}" bench/goodput.sh | head -3
   echo "== partial Redis outage: two replicas, A then B cut off Redis 14 s each"
   SECS=40 bench/partition.sh | head -3
+  echo "== 7. instructions and allocations per request (callgrind: load-independent, all threads)"
+  for scen in hot proxy; do TOP=0 bench/profile.sh "$scen" 2000 2>/dev/null | grep -E "per request"; done
+  if [ -n "${BASELINE_BIN:-}" ]; then
+    echo "  baseline: $BASELINE_BIN${BASELINE_NOTE:+ ($BASELINE_NOTE)}"
+    for scen in hot proxy; do BIN="$BASELINE_BIN" TOP=0 bench/profile.sh "$scen" 2000 2>/dev/null | grep -E "per request" | sed 's/^/  baseline /'; done
+  fi
   echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
   echo '```'
 } 2>&1 | grep -v "^== simulator counters" | tee "$out"
