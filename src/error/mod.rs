@@ -1,6 +1,8 @@
 //! One error type for the gateway, grouped by who failed, and its JSON body:
 //! `{"error": "<stable_code>", "message": "...", "requestId": "..."}`.
+mod answer;
 mod sdk;
+pub use answer::Answer;
 pub use sdk::SdkError;
 
 use crate::request_id;
@@ -181,89 +183,6 @@ impl GatewayError {
             message: "no such report".into(),
         }
     }
-
-    /// The stable code and the caller-facing message. 5xx messages never carry upstream
-    /// bodies or internals.
-    pub fn code_and_message(&self) -> (&'static str, String) {
-        match self {
-            Self::BadRequest { code, message }
-            | Self::NotFound { code, message }
-            | Self::Gone { code, message }
-            | Self::Conflict { code, message }
-            | Self::Unprocessable { code, message } => (code, message.clone()),
-            Self::Forbidden(m) => ("forbidden", m.clone()),
-            Self::MethodNotAllowed { allow } => (
-                "method_not_allowed",
-                format!("this resource allows {allow}"),
-            ),
-            Self::PayloadTooLarge { .. } => ("payload_too_large", self.to_string()),
-            Self::RequestTimeout { .. } => ("request_timeout", self.to_string()),
-            Self::RangeNotSatisfiable { .. } => ("range_not_satisfiable", self.to_string()),
-            Self::RateLimited { code, message, .. } => (code, message.clone()),
-            Self::Upstream(e) => match e {
-                UpstreamError::Unreachable(_) => (
-                    "upstream_unreachable",
-                    "IdentityNow could not be reached".into(),
-                ),
-                UpstreamError::Proxy(why) => (
-                    "upstream_proxy_failed",
-                    format!("IdentityNow could not be reached through the egress proxy: {why}"),
-                ),
-                UpstreamError::Timeout(_) => (
-                    "upstream_timeout",
-                    "IdentityNow did not answer in time".into(),
-                ),
-                UpstreamError::Auth(_) | UpstreamError::AuthBackoff { .. } => (
-                    "upstream_auth_failed",
-                    "the gateway could not authenticate to IdentityNow".into(),
-                ),
-                UpstreamError::Throttled { .. } => (
-                    "upstream_busy",
-                    "the shared IdentityNow budget has no capacity within your wait bound".into(),
-                ),
-                UpstreamError::CancelNeedsPat => (
-                    "cancel_needs_personal_access_token",
-                    crate::domain::credential::CANCEL_NEEDS_PAT.into(),
-                ),
-                UpstreamError::Abandoned => (
-                    "client_closed_request",
-                    "the connection was closed before the request was sent upstream".into(),
-                ),
-                UpstreamError::BadResponse(_) => (
-                    "upstream_bad_response",
-                    "IdentityNow sent a response the gateway cannot use".into(),
-                ),
-                UpstreamError::Status { status, body, .. } => match status.as_u16() {
-                    400 => (
-                        "upstream_rejected",
-                        format!("IdentityNow rejected the request: {}", upstream_text(body)),
-                    ),
-                    401 => (
-                        "upstream_auth_failed",
-                        "IdentityNow refused the gateway's credentials".into(),
-                    ),
-                    403 => (
-                        "upstream_forbidden",
-                        "the gateway's API client is not allowed to do this in IdentityNow".into(),
-                    ),
-                    404 => ("report_not_found", "no such report".into()),
-                    429 => (
-                        "upstream_rate_limited",
-                        "the IdentityNow rate limit was reached".into(),
-                    ),
-                    _ => (
-                        "upstream_error",
-                        format!("IdentityNow answered {}", status.as_u16()),
-                    ),
-                },
-            },
-            Self::AuditUnavailable => (
-                "audit_unavailable",
-                "the audit trail cannot be written, so the request was not carried out".into(),
-            ),
-            Self::Internal(_) => ("internal_error", "internal error".into()),
-        }
-    }
 }
 
 /// The human text of an upstream error body (`messages[0].text`), for 4xx only; capped and
@@ -290,44 +209,16 @@ pub fn upstream_text(body: &[u8]) -> String {
 
 impl ResponseError for GatewayError {
     fn status_code(&self) -> StatusCode {
-        match self {
-            Self::BadRequest { .. } => StatusCode::BAD_REQUEST,
-            Self::Forbidden(_) => StatusCode::FORBIDDEN,
-            Self::NotFound { .. } => StatusCode::NOT_FOUND,
-            Self::Gone { .. } => StatusCode::GONE,
-            Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
-            Self::Conflict { .. } => StatusCode::CONFLICT,
-            Self::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
-            Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-            Self::RequestTimeout { .. } => StatusCode::REQUEST_TIMEOUT,
-            Self::RangeNotSatisfiable { .. } => StatusCode::RANGE_NOT_SATISFIABLE,
-            Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
-            Self::Upstream(e) => match e {
-                UpstreamError::Timeout(_) => StatusCode::GATEWAY_TIMEOUT,
-                UpstreamError::Auth(_) | UpstreamError::AuthBackoff { .. } => {
-                    StatusCode::SERVICE_UNAVAILABLE
-                }
-                UpstreamError::Throttled { .. } => StatusCode::TOO_MANY_REQUESTS,
-                // NGINX's "client closed request": nobody reads it; the audit trail does.
-                UpstreamError::Abandoned => StatusCode::from_u16(499).expect("valid"),
-                UpstreamError::CancelNeedsPat => StatusCode::FORBIDDEN,
-                UpstreamError::Status { status, .. } => match status.as_u16() {
-                    400 => StatusCode::BAD_REQUEST,
-                    401 => StatusCode::SERVICE_UNAVAILABLE,
-                    404 => StatusCode::NOT_FOUND,
-                    429 => StatusCode::TOO_MANY_REQUESTS,
-                    _ => StatusCode::BAD_GATEWAY,
-                },
-                _ => StatusCode::BAD_GATEWAY,
-            },
-            Self::AuditUnavailable => StatusCode::SERVICE_UNAVAILABLE,
-            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
-        }
+        self.answer().status
     }
 
     fn error_response(&self) -> HttpResponse {
-        let (code, message) = self.code_and_message();
-        let mut resp = HttpResponse::build(self.status_code());
+        let Answer {
+            status,
+            code,
+            message,
+        } = self.answer();
+        let mut resp = HttpResponse::build(status);
         add_headers(self, &mut resp);
         let mut body = json!({
             "error": code,

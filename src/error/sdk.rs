@@ -54,7 +54,7 @@ impl ResponseError for SdkError {
                 resp.json(json!({"message": " Rate Limit Exceeded "}))
             }
             e => {
-                let (_, message) = e.code_and_message();
+                let message = e.answer().message;
                 let detail = format!(
                     "{} {}",
                     status.as_u16(),
