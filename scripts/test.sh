@@ -15,7 +15,7 @@ fi
 # Two tiers. Unit tests and the API tests run in parallel; the tests that measure time or
 # load (floods, held and queued callers, long-polls, replicas, injected delays) run one at a
 # time after them, so that no test's timing depends on what its neighbours are doing.
-timing=(abandon:: caching:: deadlines:: faults:: limits:: shared:: shared_limits::)
+timing=(abandon:: caching:: deadlines:: faults:: limits:: long_polls:: shared:: shared_limits::)
 cargo test --lib --bins --examples "$@"
 cargo test --test api "$@" -- $(printf -- '--skip %s ' "${timing[@]}")
 cargo test --test api "$@" -- --test-threads=1 "${timing[@]}"
