@@ -177,9 +177,12 @@ impl UpstreamBudget {
     }
 
     /// One turn of the budget: the pace's interval, twice (the next permit may be up to one
-    /// interval away, and the one after it is the next turn of the fair order), at most 1 s.
+    /// interval away, and the one after it is the next turn of the fair order), at most 1 s,
+    /// plus a grace of a quarter interval (at most 100 ms): a grant due exactly at the end of
+    /// the turn arrives a little after it (the dispatcher's own wake-up), and was refused.
     fn turn(&self) -> Duration {
-        (self.state.lock().unwrap().gcra.interval * 2).min(Duration::from_secs(1))
+        let interval = self.state.lock().unwrap().gcra.interval;
+        (interval * 2).min(Duration::from_secs(1)) + (interval / 4).min(Duration::from_millis(100))
     }
 
     /// After losing Redis, local permits wait until Redis has stopped counting this replica
