@@ -6,7 +6,6 @@ use super::sink::Sink;
 use super::{AuditSettings, Mode};
 use crate::auth::{Authenticator, Caller};
 use crate::error::GatewayError;
-use crate::http::layer::Layer;
 use crate::http::RequestContext;
 use crate::metrics::Metrics;
 use actix_web::body::{BodySize, BoxBody, MessageBody};
@@ -102,15 +101,7 @@ impl AuditLayer {
     }
 }
 
-impl Layer for AuditLayer {
-    fn call<B: MessageBody + 'static>(
-        &self,
-        req: ServiceRequest,
-        next: Next<B>,
-    ) -> impl std::future::Future<Output = Result<ServiceResponse<BoxBody>, actix_web::Error>> {
-        middleware(self, req, next)
-    }
-}
+crate::http::layer::layer!(AuditLayer, middleware);
 
 async fn middleware(
     deps: &AuditLayer,

@@ -1,7 +1,6 @@
 //! The authentication middleware: exactly one `Authorization: Bearer <jwt>` header, verified,
 //! or a uniform 401. The reason goes to the debug log only.
 use super::{Authenticator, Caller};
-use crate::http::layer::Layer;
 use crate::http::RequestContext;
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
@@ -115,15 +114,7 @@ impl Authentication {
     }
 }
 
-impl Layer for Authentication {
-    fn call<B: MessageBody + 'static>(
-        &self,
-        req: ServiceRequest,
-        next: Next<B>,
-    ) -> impl std::future::Future<Output = Result<ServiceResponse<BoxBody>, actix_web::Error>> {
-        middleware(self, req, next)
-    }
-}
+crate::http::layer::layer!(Authentication, middleware);
 
 async fn middleware(
     deps: &Authentication,

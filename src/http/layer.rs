@@ -19,6 +19,28 @@ pub trait Layer: 'static {
     ) -> impl Future<Output = Result<ServiceResponse<BoxBody>, Error>>;
 }
 
+/// Implements [`Layer`] for `$ty` with the middleware function `$f(&$ty, req, next)`: each
+/// layer is a struct of its dependencies and one `async fn` over it.
+macro_rules! layer {
+    ($ty:ty, $f:path) => {
+        impl $crate::http::layer::Layer for $ty {
+            fn call<B: actix_web::body::MessageBody + 'static>(
+                &self,
+                req: actix_web::dev::ServiceRequest,
+                next: actix_web::middleware::Next<B>,
+            ) -> impl std::future::Future<
+                Output = Result<
+                    actix_web::dev::ServiceResponse<actix_web::body::BoxBody>,
+                    actix_web::Error,
+                >,
+            > {
+                $f(self, req, next)
+            }
+        }
+    };
+}
+pub(crate) use layer;
+
 /// The layer as actix middleware (for `App::wrap`). Each worker's app gets its own copy.
 pub fn wrap<L, S, B>(
     layer: L,

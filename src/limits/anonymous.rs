@@ -9,7 +9,6 @@ use crate::audit::refusals::Reason;
 use crate::audit::Audit;
 use crate::auth::{Authenticator, Caller, Refusal};
 use crate::error::GatewayError;
-use crate::http::layer::Layer;
 use crate::metrics::Metrics;
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
@@ -95,15 +94,7 @@ impl AnonymousLimit {
     }
 }
 
-impl Layer for AnonymousLimit {
-    fn call<B: MessageBody + 'static>(
-        &self,
-        req: ServiceRequest,
-        next: Next<B>,
-    ) -> impl std::future::Future<Output = Result<ServiceResponse<BoxBody>, actix_web::Error>> {
-        middleware(self, req, next)
-    }
-}
+crate::http::layer::layer!(AnonymousLimit, middleware);
 
 async fn middleware(
     deps: &AnonymousLimit,

@@ -9,7 +9,6 @@ use crate::auth::settings::TeamPolicy;
 use crate::auth::{Caller, Policy};
 use crate::domain::retry_after::header_secs;
 use crate::error::GatewayError;
-use crate::http::layer::Layer;
 use crate::http::peer::{self, Peer};
 use crate::http::{RequestContext, Wait};
 use crate::metrics::Metrics;
@@ -280,15 +279,7 @@ impl TeamLimit {
     }
 }
 
-impl Layer for TeamLimit {
-    fn call<B: MessageBody + 'static>(
-        &self,
-        req: ServiceRequest,
-        next: Next<B>,
-    ) -> impl std::future::Future<Output = Result<ServiceResponse<BoxBody>, actix_web::Error>> {
-        middleware(self, req, next)
-    }
-}
+crate::http::layer::layer!(TeamLimit, middleware);
 
 async fn middleware(
     deps: &TeamLimit,

@@ -83,18 +83,10 @@ impl Metrics {
 /// built with the registry's handles (see `http::layer`).
 pub struct HttpMetrics(pub std::sync::Arc<Metrics>);
 
-impl crate::http::layer::Layer for HttpMetrics {
-    fn call<B: MessageBody + 'static>(
-        &self,
-        req: ServiceRequest,
-        next: Next<B>,
-    ) -> impl std::future::Future<Output = Result<ServiceResponse<BoxBody>, actix_web::Error>> {
-        middleware(&self.0, req, next)
-    }
-}
+crate::http::layer::layer!(HttpMetrics, middleware);
 
 async fn middleware(
-    m: &Metrics,
+    HttpMetrics(m): &HttpMetrics,
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {

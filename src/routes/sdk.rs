@@ -12,7 +12,7 @@ use crate::audit::Audit;
 use crate::auth::{Caller, Policy};
 use crate::domain::ReportId;
 use crate::error::{GatewayError, SdkError, UpstreamError};
-use crate::http::layer::{self, Layer};
+use crate::http::layer;
 use crate::http::{Ctx, RequestContext};
 use crate::state::AppState;
 use crate::upstream::{client::parse, IdentityNow, PathFamily};
@@ -51,20 +51,12 @@ pub fn configure(cfg: &mut web::ServiceConfig, policy: &Arc<Policy>) {
 /// The `sdk_paths` check on the SDK scopes, built with the teams' policies.
 struct SdkPathsAllowed(Arc<Policy>);
 
-impl Layer for SdkPathsAllowed {
-    fn call<B: MessageBody + 'static>(
-        &self,
-        req: ServiceRequest,
-        next: Next<B>,
-    ) -> impl std::future::Future<Output = Result<ServiceResponse<BoxBody>, actix_web::Error>> {
-        sdk_paths_allowed(&self.0, req, next)
-    }
-}
+crate::http::layer::layer!(SdkPathsAllowed, sdk_paths_allowed);
 
 /// Refuses the SDK paths to a team whose policy has `sdk_paths: false`, in the upstream's
 /// 403 shape. Runs after authentication (the caller is known).
 async fn sdk_paths_allowed(
-    policy: &Policy,
+    SdkPathsAllowed(policy): &SdkPathsAllowed,
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
