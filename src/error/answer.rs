@@ -1,6 +1,7 @@
 //! The one table of what each error answers: its status, stable code and caller-facing
 //! message, for `/v1` bodies and (message and status) the SDK shapes alike. 5xx messages never
-//! carry upstream bodies or internals.
+//! carry upstream bodies or internals. The message is written only when a body is: the
+//! status alone (`status_code()`, read for metrics and logs too) formats and parses nothing.
 use super::{upstream_text, GatewayError, UpstreamError};
 use actix_web::http::StatusCode;
 use std::borrow::Cow;
@@ -9,13 +10,46 @@ use std::borrow::Cow;
 pub struct Answer<'a> {
     pub status: StatusCode,
     pub code: &'static str,
-    pub message: Cow<'a, str>,
+    message: Message<'a>,
+}
+
+/// The caller-facing message, before it is written.
+enum Message<'a> {
+    Text(&'a str),
+    Allow(&'static str),
+    Display(&'a GatewayError),
+    Proxy(&'a str),
+    Rejected(&'a [u8]),
+    Answered(u16),
+}
+
+impl<'a, T: AsRef<str> + ?Sized> From<&'a T> for Message<'a> {
+    fn from(text: &'a T) -> Self {
+        Message::Text(text.as_ref())
+    }
+}
+
+impl Answer<'_> {
+    pub fn message(&self) -> Cow<'_, str> {
+        match &self.message {
+            Message::Text(t) => Cow::Borrowed(t),
+            Message::Allow(allow) => format!("this resource allows {allow}").into(),
+            Message::Display(e) => e.to_string().into(),
+            Message::Proxy(why) => {
+                format!("IdentityNow could not be reached through the egress proxy: {why}").into()
+            }
+            Message::Rejected(body) => {
+                format!("IdentityNow rejected the request: {}", upstream_text(body)).into()
+            }
+            Message::Answered(status) => format!("IdentityNow answered {status}").into(),
+        }
+    }
 }
 
 fn answer<'a>(
     status: StatusCode,
     code: &'static str,
-    message: impl Into<Cow<'a, str>>,
+    message: impl Into<Message<'a>>,
 ) -> Answer<'a> {
     Answer {
         status,
@@ -35,20 +69,24 @@ impl GatewayError {
             Self::MethodNotAllowed { allow } => answer(
                 S::METHOD_NOT_ALLOWED,
                 "method_not_allowed",
-                format!("this resource allows {allow}"),
+                Message::Allow(allow),
             ),
             Self::Conflict { code, message } => answer(S::CONFLICT, code, message),
             Self::Unprocessable { code, message } => answer(S::UNPROCESSABLE_ENTITY, code, message),
-            Self::PayloadTooLarge { .. } => {
-                answer(S::PAYLOAD_TOO_LARGE, "payload_too_large", self.to_string())
-            }
-            Self::RequestTimeout { .. } => {
-                answer(S::REQUEST_TIMEOUT, "request_timeout", self.to_string())
-            }
+            Self::PayloadTooLarge { .. } => answer(
+                S::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                Message::Display(self),
+            ),
+            Self::RequestTimeout { .. } => answer(
+                S::REQUEST_TIMEOUT,
+                "request_timeout",
+                Message::Display(self),
+            ),
             Self::RangeNotSatisfiable { .. } => answer(
                 S::RANGE_NOT_SATISFIABLE,
                 "range_not_satisfiable",
-                self.to_string(),
+                Message::Display(self),
             ),
             Self::RateLimited { code, message, .. } => answer(S::TOO_MANY_REQUESTS, code, message),
             Self::Upstream(e) => upstream(e),
@@ -74,11 +112,9 @@ fn upstream(e: &UpstreamError) -> Answer<'_> {
             "upstream_unreachable",
             "IdentityNow could not be reached",
         ),
-        UpstreamError::Proxy(why) => answer(
-            S::BAD_GATEWAY,
-            "upstream_proxy_failed",
-            format!("IdentityNow could not be reached through the egress proxy: {why}"),
-        ),
+        UpstreamError::Proxy(why) => {
+            answer(S::BAD_GATEWAY, "upstream_proxy_failed", Message::Proxy(why))
+        }
         UpstreamError::Timeout(_) => answer(
             S::GATEWAY_TIMEOUT,
             "upstream_timeout",
@@ -111,11 +147,7 @@ fn upstream(e: &UpstreamError) -> Answer<'_> {
             "IdentityNow sent a response the gateway cannot use",
         ),
         UpstreamError::Status { status, body, .. } => match status.as_u16() {
-            400 => answer(
-                S::BAD_REQUEST,
-                "upstream_rejected",
-                format!("IdentityNow rejected the request: {}", upstream_text(body)),
-            ),
+            400 => answer(S::BAD_REQUEST, "upstream_rejected", Message::Rejected(body)),
             401 => answer(
                 S::SERVICE_UNAVAILABLE,
                 "upstream_auth_failed",
@@ -132,11 +164,43 @@ fn upstream(e: &UpstreamError) -> Answer<'_> {
                 "upstream_rate_limited",
                 "the IdentityNow rate limit was reached",
             ),
-            other => answer(
-                S::BAD_GATEWAY,
-                "upstream_error",
-                format!("IdentityNow answered {other}"),
-            ),
+            other => answer(S::BAD_GATEWAY, "upstream_error", Message::Answered(other)),
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn upstream(code: u16, body: &'static [u8]) -> GatewayError {
+        GatewayError::Upstream(UpstreamError::Status {
+            status: StatusCode::from_u16(code).unwrap(),
+            body: bytes::Bytes::from_static(body),
+            retry_after: None,
+        })
+    }
+
+    #[test]
+    fn messages_that_need_writing_are_written_when_asked() {
+        let allow = GatewayError::MethodNotAllowed { allow: "GET" };
+        assert_eq!(allow.answer().message(), "this resource allows GET");
+        let rejected = upstream(400, br#"{"messages":[{"text":"bad <b>filter</b>"}]}"#);
+        let a = rejected.answer();
+        assert_eq!((a.status.as_u16(), a.code), (400, "upstream_rejected"));
+        assert_eq!(a.message(), "IdentityNow rejected the request: bad filter");
+        assert_eq!(
+            upstream(500, b"").answer().message(),
+            "IdentityNow answered 500"
+        );
+        let proxy = GatewayError::from(UpstreamError::Proxy(
+            "407 Proxy Authentication Required".into(),
+        ));
+        assert_eq!(
+            proxy.answer().message(),
+            "IdentityNow could not be reached through the egress proxy: 407 Proxy Authentication Required"
+        );
+        let big = GatewayError::PayloadTooLarge { limit: 10 };
+        assert_eq!(big.answer().message(), big.to_string());
     }
 }

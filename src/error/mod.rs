@@ -213,16 +213,12 @@ impl ResponseError for GatewayError {
     }
 
     fn error_response(&self) -> HttpResponse {
-        let Answer {
-            status,
-            code,
-            message,
-        } = self.answer();
-        let mut resp = HttpResponse::build(status);
+        let answer = self.answer();
+        let mut resp = HttpResponse::build(answer.status);
         add_headers(self, &mut resp);
         let mut body = json!({
-            "error": code,
-            "message": message,
+            "error": answer.code,
+            "message": answer.message(),
             "requestId": request_id::current(),
         });
         // Beside the gateway's own id: the one SailPoint support can look up.

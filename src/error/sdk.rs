@@ -54,7 +54,7 @@ impl ResponseError for SdkError {
                 resp.json(json!({"message": " Rate Limit Exceeded "}))
             }
             e => {
-                let message = e.answer().message;
+                let message = e.answer().message().into_owned();
                 let detail = format!(
                     "{} {}",
                     status.as_u16(),
