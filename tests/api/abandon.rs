@@ -1,7 +1,9 @@
 //! A caller who hangs up while its request waits (held by its team limit, queued for the
 //! budget, waiting out a 429 pause, or waiting for a tenant token) takes no permit and causes
 //! no upstream call; the audit trail records the request as abandoned and a metric counts it.
-use crate::helpers::{scrape, settings_for, spawn_gateway, team, token_for, value, TestApp};
+use crate::helpers::{
+    scrape, settings_for, spawn_gateway, team, token_for, until_metric, value, TestApp,
+};
 use reportgate::simulator::{FaultAction, Op, Simulator};
 use std::time::Duration;
 use tokio::io::AsyncWriteExt;
@@ -19,17 +21,6 @@ pub async fn start_run(app: &TestApp, token: &str) -> actix_rt::net::TcpStream {
     );
     s.write_all(req.as_bytes()).await.unwrap();
     s
-}
-
-/// Waits (bounded) until a metric series has this value.
-pub async fn until_metric(app: &TestApp, series: &str, want: f64) {
-    for _ in 0..500 {
-        if value(&scrape(app).await, series) == Some(want) {
-            return;
-        }
-        actix_rt::time::sleep(Duration::from_millis(10)).await;
-    }
-    panic!("{series} never reached {want}");
 }
 
 /// The audit record of the abandoned request (bounded wait).

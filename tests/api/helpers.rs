@@ -323,14 +323,22 @@ pub fn assert_error(r: &Response, status: u16, code: &str) {
 
 /// A team allowed everything, with this limit and wait bound.
 pub fn team(name: &str, rate: f64, burst: u32, max_wait: Duration) -> NamedTeamPolicy {
-    NamedTeamPolicy {
-        team: name.into(),
-        policy: TeamPolicy {
+    named_team(
+        name,
+        TeamPolicy {
             rate,
             burst,
             max_wait: Some(max_wait),
             ..TeamPolicy::allow_all()
         },
+    )
+}
+
+/// A team with its policy, as `policy.teams` lists it.
+pub fn named_team(name: &str, policy: TeamPolicy) -> NamedTeamPolicy {
+    NamedTeamPolicy {
+        team: name.into(),
+        policy,
     }
 }
 
@@ -371,4 +379,15 @@ pub fn value(text: &str, series: &str) -> Option<f64> {
     text.lines()
         .find(|l| l.starts_with(series) && l[series.len()..].starts_with(' '))
         .and_then(|l| l.rsplit(' ').next()?.parse().ok())
+}
+
+/// Waits (bounded) until a metric series has this value.
+pub async fn until_metric(app: &TestApp, series: &str, want: f64) {
+    for _ in 0..500 {
+        if value(&scrape(app).await, series) == Some(want) {
+            return;
+        }
+        actix_rt::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("{series} never reached {want}");
 }

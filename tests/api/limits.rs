@@ -1,7 +1,7 @@
 //! The shared upstream budget, per-team limits and 429 smoothing, against the simulator's
 //! real sliding limit.
 use crate::helpers::{
-    flood, scrape, settings_for, spawn_gateway, team, token_for, unknown_id, value,
+    flood, settings_for, spawn_gateway, team, token_for, unknown_id, until_metric,
 };
 use futures_util::future::join_all;
 use reportgate::simulator::{FaultAction, Op, Simulator};
@@ -107,16 +107,7 @@ async fn an_upstream_429_pauses_every_call_for_its_retry_after_then_held_request
     // Four more callers arrive once the gateway has seen the 429 (its counter is raised
     // after the pause is in force), not after a guessed delay.
     let later = async {
-        let mut seen = false;
-        for _ in 0..500 {
-            let m = scrape(&app).await;
-            seen = value(&m, "reportgate_upstream_throttled_total").unwrap_or(0.0) >= 1.0;
-            if seen {
-                break;
-            }
-            actix_rt::time::sleep(Duration::from_millis(10)).await;
-        }
-        assert!(seen, "the gateway counted the upstream 429 within 5 s");
+        until_metric(&app, "reportgate_upstream_throttled_total", 1.0).await;
         join_all(ids.iter().map(|id| app.status(id))).await
     };
     let (first, later) = futures_util::join!(first, later);

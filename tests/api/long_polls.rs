@@ -1,7 +1,8 @@
 //! Long-poll re-reads spend the team's own rate: a team limited to one request per second
 //! cannot turn a handful of long-polls into the whole upstream budget. Re-reads served from
 //! the cache cost nothing; a caller who hangs up during a long-poll stops its re-reads.
-use crate::abandon::{abandoned_record, until_metric};
+use crate::abandon::abandoned_record;
+use crate::helpers::until_metric;
 use crate::helpers::{settings_for, spawn_gateway, team, token_for, TestApp};
 use crate::shared::{replica_settings, wait_for_mode, RedisServer};
 use futures_util::future::join_all;

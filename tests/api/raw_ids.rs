@@ -1,19 +1,14 @@
 //! `raw_ids`: reading reports by their upstream id. It opens reports not started through
 //! the gateway, within the team's `run`/`sources` policy; never one the gateway handed to
 //! another team; and never cancels unless the team also has `raw_cancel`.
-use crate::helpers::{assert_error, settings_for, sim_token_response, spawn_gateway, TestApp};
+use crate::helpers::{
+    assert_error, named_team as team, settings_for, sim_token_response, spawn_gateway, TestApp,
+};
 use crate::shared::{two_replicas, RedisServer};
 use reportgate::auth::settings::{NamedTeamPolicy, TeamPolicy};
 use reportgate::simulator::{Simulator, SimulatorHandle};
 use serde_json::{json, Value};
 use std::time::Duration;
-
-fn team(name: &str, policy: TeamPolicy) -> NamedTeamPolicy {
-    NamedTeamPolicy {
-        team: name.into(),
-        policy,
-    }
-}
 
 /// `owner` runs reports; `prober` has raw ids and cancel rights but may run only
 /// IDENTITIES and read ACCOUNTS of one source; only `canceller` has `raw_cancel`.

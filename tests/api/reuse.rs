@@ -1,7 +1,8 @@
 //! `maxAge` on `POST /v1/reports`: an identical report finished within that age is handed
 //! over, a running one joined, and nothing runs upstream (the simulator's run counter says so).
 use crate::helpers::{
-    assert_error, scrape, settings_for, spawn_gateway, token_for, value, TestApp,
+    assert_error, named_team as team, scrape, settings_for, spawn_gateway, token_for, value,
+    TestApp,
 };
 use reportgate::auth::settings::{NamedTeamPolicy, TeamPolicy};
 use reportgate::simulator::{FaultAction, Op, Outcome, Simulator};
@@ -17,13 +18,6 @@ fn accounts(source: &str) -> Value {
 fn with_max_age(mut body: Value, age: &str) -> String {
     body["maxAge"] = json!(age);
     body.to_string()
-}
-
-fn team(name: &str, policy: TeamPolicy) -> NamedTeamPolicy {
-    NamedTeamPolicy {
-        team: name.into(),
-        policy,
-    }
 }
 
 /// Teams around one export: `producer` and `partner` share their exports, `private` does not (the

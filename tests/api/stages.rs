@@ -1,7 +1,8 @@
 //! The waiting stages abandon.rs and deadlines.rs leave out: a caller who arrives during
 //! another request's 429 pause and hangs up; a caller who hangs up while queued for the
 //! budget shared through Redis; a team with no wait (`max_wait: 0`) on the shared budget.
-use crate::abandon::{abandoned_record, start_run, until_metric, RUN};
+use crate::abandon::{abandoned_record, start_run, RUN};
+use crate::helpers::until_metric;
 use crate::helpers::{scrape, settings_for, spawn_gateway, team, token_for, unknown_id, value};
 use crate::shared::{replica_settings, wait_for_mode, RedisServer};
 use reportgate::simulator::{FaultAction, Op, Simulator};
